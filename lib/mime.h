@@ -79,6 +79,25 @@ struct mime_message {
 int mime_parse(const unsigned char *raw, size_t len, struct mime_message **msg_r);
 void mime_message_free(struct mime_message **msg);
 
+/* Walks the fields of a header block.  Lines without a colon and stray
+ * continuation lines are skipped; at most MIME_MAX_HEADER_FIELDS fields. */
+struct mime_header_iter {
+	const unsigned char *hdr;
+	size_t len, pos;
+	unsigned int count;
+};
+void mime_header_iter_init(struct mime_header_iter *it, const unsigned char *hdr,
+			   size_t len);
+/* Returns the next field: its name (without the colon, trailing blanks
+ * trimmed) and its raw folded value (from after the colon up to the end of
+ * its last line, line end excluded).  false at the end. */
+bool mime_header_next(struct mime_header_iter *it, const unsigned char **name_r,
+		      size_t *name_len_r, const unsigned char **value_r,
+		      size_t *value_len_r);
+/* A raw value unfolded (CR and LF removed, NUL made a space), trimmed and
+ * cut to MIME_MAX_HEADER_VALUE bytes, as a pool string. */
+char *mime_header_unfold(struct pool *pool, const unsigned char *value, size_t len);
+
 /* Lookups on a parsed header: the first field called name (case-insensitive)
  * in header bytes hdr[0..len), unfolded into a pool string (NULL if absent). */
 char *mime_header_get(struct pool *pool, const unsigned char *hdr, size_t len,

@@ -62,7 +62,7 @@ int mime_store_split(const unsigned char *raw, size_t len,
 void mime_store_split_result_free(struct mime_store_split_result *result);
 
 /* Called by join for each cut-out body, in message order (an id may be
- * requested more than once).  Returns 0 with *data_r/*len_r set, or -1 if the
+ * requested more than once).  Returns 0 with data_r and len_r set, or -1 if the
  * attachment cannot be read.  The data must stay valid until the next call
  * of the callback or until join returns; the callback owns it. */
 typedef int mime_store_fetch_cb(void *ctx, const char *id,

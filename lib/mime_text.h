@@ -24,6 +24,7 @@ struct mime_text {
 	char *html;		/* text/html parts joined, "" when none */
 	struct mime_attachment_info *attachments;
 	size_t attachment_count;
+	struct pool *pool_;	/* private: holds the attachment strings */
 };
 
 /* Decodes the message's text (transfer encoding and charset), subject and
