@@ -1,0 +1,100 @@
+/* The suite's configuration: one YAML file loaded into typed structs.
+ * Every option is a row of config_options[] (name, type, default, range,
+ * documentation), the single source of truth that the loader, the default
+ * conf/wildduck.yaml and wildduck.yaml(5) are checked against. */
+#ifndef WD_CONFIG_H
+#define WD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum config_type {
+	CFG_BOOL,
+	CFG_INT,
+	CFG_SIZE,      /* bytes; YAML may say 64M, 1G, 512K */
+	CFG_DURATION,  /* milliseconds; YAML may say 337, 5m37s, 500ms, 2h */
+	CFG_STRING,
+	CFG_PATH,      /* a string; relative paths are taken from the config file's folder */
+	CFG_ENUM,      /* a string out of option->values */
+	CFG_LISTENERS, /* list of {address, tls} */
+	CFG_CERTS,     /* list of {cert, key} */
+};
+
+struct config_listener {
+	char *address; /* "host:port", "[v6]:port" or "unix:/path" */
+	bool tls;      /* implicit TLS from the first byte */
+};
+
+struct config_listeners {
+	struct config_listener *items;
+	size_t count;
+};
+
+struct config_cert {
+	char *cert; /* PEM certificate chain, leaf first */
+	char *key;  /* PEM private key */
+};
+
+struct config_certs {
+	struct config_cert *items;
+	size_t count;
+};
+
+struct config_service {
+	bool enabled;
+	int workers;
+	int max_connections; /* per worker */
+	int idle_timeout;    /* ms */
+	struct config_listeners listen;
+};
+
+struct config {
+	char *path; /* absolute path of the file it was loaded from */
+	char *user, *group;
+	char *data_dir, *pid_file, *control_socket;
+	char *log_level;
+	int shutdown_grace;      /* ms */
+	int restart_delay_min;   /* ms */
+	int restart_delay_max;   /* ms */
+	int worker_timeout;      /* ms without a status report before a worker is killed */
+	struct {
+		char *driver;
+		char *sqlite_path;
+	} store;
+	struct {
+		char *min_version;
+		char *ciphers;
+		struct config_certs certificates;
+	} tls;
+	struct config_service imap;
+	bool *seen; /* per config_options[] row: set explicitly in the file */
+};
+
+struct config_option {
+	const char *name;   /* dotted path, e.g. "imap.workers" */
+	enum config_type type;
+	size_t offset;      /* into struct config */
+	const char *def;    /* default as YAML text */
+	long long min, max; /* for CFG_INT, CFG_SIZE, CFG_DURATION */
+	const char *const *values; /* for CFG_ENUM, NULL-terminated */
+	const char *doc;
+};
+
+extern const struct config_option config_options[];
+extern const size_t config_option_count;
+
+/* Loads and validates. On error returns -1 and *error_r says
+ * "FILE:LINE: what is wrong" (static storage, valid until the next call). */
+int config_load_file(const char *path, struct config **config_r, const char **error_r);
+/* The same from memory; name is the file the text came from (for messages
+ * and relative paths). */
+int config_load_buffer(const char *name, const char *data, size_t len,
+		       struct config **config_r, const char **error_r);
+void config_free(struct config **config);
+
+/* A service section by name ("imap"), NULL if the suite has no such service. */
+struct config_service *config_service(struct config *config, const char *name);
+/* Names of the services the suite has, NULL-terminated. */
+extern const char *const config_service_names[];
+
+#endif

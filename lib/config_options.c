@@ -1,0 +1,66 @@
+/* The table of every configuration option: the one place where an option
+ * is declared, typed, defaulted and documented. */
+#include "config.h"
+
+#include <stddef.h>
+
+#define OFF(field) offsetof(struct config, field)
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const store_drivers[] = { "sqlite", NULL };
+static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
+
+const char *const config_service_names[] = { "imap", NULL };
+
+/* The options every service section has. */
+#define SERVICE_OPTIONS(svc, listen_def, workers_def, idle_def, idle_doc) \
+	{ #svc ".enabled", CFG_BOOL, OFF(svc.enabled), "true", 0, 0, NULL, \
+	  "Start the " #svc " service." }, \
+	{ #svc ".workers", CFG_INT, OFF(svc.workers), workers_def, 1, 256, NULL, \
+	  "Worker processes; each serves many connections on an event loop." }, \
+	{ #svc ".max_connections", CFG_INT, OFF(svc.max_connections), "1000", 1, 100000, NULL, \
+	  "Connections one worker serves at once; further clients wait in the listen queue." }, \
+	{ #svc ".idle_timeout", CFG_DURATION, OFF(svc.idle_timeout), idle_def, 1000, 86400000, NULL, \
+	  idle_doc }, \
+	{ #svc ".listen", CFG_LISTENERS, OFF(svc.listen), listen_def, 0, 0, NULL, \
+	  "Listeners: a list of {address: HOST:PORT or unix:/PATH, tls: true for implicit TLS}." }
+
+const struct config_option config_options[] = {
+	{ "user", CFG_STRING, OFF(user), "wildduck", 0, 0, NULL,
+	  "Workers drop to this user when the master starts as root; ignored otherwise." },
+	{ "group", CFG_STRING, OFF(group), "wildduck", 0, 0, NULL,
+	  "Workers drop to this group when the master starts as root." },
+	{ "data_dir", CFG_PATH, OFF(data_dir), "/var/lib/wildduck", 0, 0, NULL,
+	  "Folder for the embedded store and other local data; must be writable by user." },
+	{ "pid_file", CFG_PATH, OFF(pid_file), "/run/wildduck/wildduck.pid", 0, 0, NULL,
+	  "The master's pid file; a second master on the same file refuses to start." },
+	{ "control_socket", CFG_PATH, OFF(control_socket), "/run/wildduck/control.sock", 0, 0, NULL,
+	  "Unix socket (mode 0600) on which the master takes wdctl commands." },
+	{ "log_level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels,
+	  "Least severe level logged: error, warn, info or debug." },
+	{ "shutdown_grace", CFG_DURATION, OFF(shutdown_grace), "10s", 0, 3600000, NULL,
+	  "On stop, time workers get to finish before they are killed." },
+	{ "restart_delay_min", CFG_DURATION, OFF(restart_delay_min), "2s", 0, 3600000, NULL,
+	  "Delay before restarting a worker that died early; doubles on each early death." },
+	{ "restart_delay_max", CFG_DURATION, OFF(restart_delay_max), "60s", 0, 3600000, NULL,
+	  "Longest delay between restarts of a crash-looping worker." },
+	{ "worker_timeout", CFG_DURATION, OFF(worker_timeout), "30s", 1000, 3600000, NULL,
+	  "A worker that sends no status report for this long is killed and restarted." },
+	{ "store.driver", CFG_ENUM, OFF(store.driver), "sqlite", 0, 0, store_drivers,
+	  "Store driver: sqlite (embedded, one host)." },
+	{ "store.sqlite_path", CFG_STRING, OFF(store.sqlite_path), "wildduck.db", 0, 0, NULL,
+	  "SQLite database file; relative to data_dir." },
+	{ "tls.min_version", CFG_ENUM, OFF(tls.min_version), "TLSv1.2", 0, 0, tls_versions,
+	  "Oldest TLS version offered: TLSv1.2 or TLSv1.3." },
+	{ "tls.ciphers", CFG_STRING, OFF(tls.ciphers), "HIGH:!aNULL:!MD5:!RC4", 0, 0, NULL,
+	  "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's defaults)." },
+	{ "tls.certificates", CFG_CERTS, OFF(tls.certificates), "[]", 0, 0, NULL,
+	  "Certificates: a list of {cert: PEM chain file, key: PEM key file}. The client's SNI "
+	  "name picks the certificate whose names match; the first one is the default. The "
+	  "master reads the files, so workers need no access to private keys." },
+	SERVICE_OPTIONS(imap, "[{address: '0.0.0.0:143'}, {address: '0.0.0.0:993', tls: true}]",
+			"2", "337s",
+			"A client silent this long outside IDLE is logged out with a BYE."),
+};
+
+const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);

@@ -1,0 +1,32 @@
+/* The life of a worker process started by the master: inherit listeners,
+ * load the config and certificates the master hands over, drop privileges,
+ * report status, watch the master, handle stop/drain signals. A daemon's
+ * main() only fills struct daemon_settings and calls daemon_main(). */
+#ifndef WD_DAEMON_H
+#define WD_DAEMON_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+
+struct daemon_settings {
+	const char *name;                   /* service name: "imap" */
+	const struct conn_handler *handler; /* NULL for daemons without listeners */
+	/* Optional: runs before privileges are dropped (open what needs root). */
+	int (*init)(const struct config *config, const char **error_r);
+	/* Optional: runs after privileges are dropped, before the loop. */
+	int (*start)(struct event_base *base, const struct config *config, const char **error_r);
+	/* Optional: runs after the loop ended. */
+	void (*deinit)(void);
+};
+
+int daemon_main(int argc, char **argv, const struct daemon_settings *settings);
+
+/* The running daemon's config (valid for the process's life). */
+const struct config *daemon_config(void);
+struct event_base *daemon_event_base(void);
+/* Ends the event loop soon: after a stop, connections say goodbye first. */
+void daemon_stop(void);
+
+#endif
