@@ -27,6 +27,8 @@ void mime_base64_decode(const unsigned char *in, size_t len, struct buffer *out)
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		int v = b64_value(in[i]);
+		if (in[i] == '=' && n >= 2)
+			break;	/* padding ends the data, as in Node's decoder */
 		if (v < 0)
 			continue;
 		acc = (acc << 6) | (unsigned int)v;

@@ -10,7 +10,7 @@
 #include "buffer.h"
 
 /* Appends the decoded bytes; characters outside the alphabet are skipped,
- * a trailing partial group yields what bytes it holds. */
+ * padding ends the data, a partial group yields what bytes it holds. */
 void mime_base64_decode(const unsigned char *in, size_t len, struct buffer *out);
 /* Appends in encoded as one line of base64 (no line breaks). */
 void mime_base64_encode(const unsigned char *in, size_t len, struct buffer *out);
