@@ -173,7 +173,14 @@ static const char *read_value(struct pool *pool, const char *p, char **value_r)
 		*value_r = trimmed_dup(pool, p, end);
 		return end;
 	}
-	char *v = pool_alloc(pool, strlen(p) + 1), *o = v;
+	/* Size the copy by the quoted string, not by the rest of the header:
+	 * 64 parameters must not cost 64 copies of a long header. */
+	size_t qlen = 0;
+	for (const char *q = p + 1; *q != '\0' && *q != '"'; q++, qlen++) {
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+	}
+	char *v = pool_alloc(pool, qlen + 1), *o = v;
 	for (p++; *p != '\0' && *p != '"'; p++) {
 		if (*p == '\\' && p[1] != '\0')
 			p++;
