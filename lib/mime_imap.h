@@ -21,8 +21,9 @@ void mime_imap_envelope(const struct mime_part *part, struct buffer *out);
 void mime_imap_bodystructure(const struct mime_part *part, bool extended,
 			     struct buffer *out);
 
-/* Appends s as an IMAP string: quoted when possible, else a literal;
- * NIL for NULL. */
+/* Appends s as an IMAP string: quoted when possible, else a literal
+ * ("{n}\r\n" and the bytes: 8-bit, CR, LF or over 4096 bytes); NIL for NULL.
+ * ENVELOPE and BODYSTRUCTURE output may therefore contain literals. */
 void mime_imap_append_nstring(struct buffer *out, const char *s, size_t len);
 
 #endif

@@ -9,7 +9,10 @@
  * length and SHA-256.  It starts with a magic byte and a version byte, so a
  * future format can be told apart.  Everything IMAP needs to answer
  * RFC822.SIZE, BODY[<section>] ranges, ENVELOPE and BODYSTRUCTURE is in the
- * blob; only the bodies of attachments must be fetched. */
+ * blob; only the bodies of attachments must be fetched.
+ *
+ * All functions are re-entrant (no global state), so store threads may call
+ * them concurrently; the blob is read-only to everything here. */
 #ifndef WD_MIME_STORE_H
 #define WD_MIME_STORE_H
 

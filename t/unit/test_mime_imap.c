@@ -203,6 +203,32 @@ START_TEST(test_attachments)
 }
 END_TEST
 
+START_TEST(test_digest_defaults)
+{
+	unsigned char *raw;
+	struct mime_message *m = load("digest.eml", &raw);
+	struct mime_part *p1 = mime_part_find(m, "1");
+	ck_assert_str_eq(p1->type, "message");
+	ck_assert_str_eq(p1->subtype, "rfc822");
+	ck_assert(p1->flags & MIME_PART_MESSAGE);
+	ck_assert_str_eq(mime_part_find(m, "2")->type, "text");
+	struct mime_text *x;
+	const char *error;
+	ck_assert_int_eq(mime_message_text(m, &x, &error), 0);
+	ck_assert_str_eq(x->text, "Résumé in latin-1");
+	ck_assert_str_eq(x->subject, "Digest");
+	mime_text_free(&x);
+	struct buffer b = BUFFER_INIT;
+	mime_imap_envelope(p1->children, &b);
+	ck_assert_str_eq(buffer_cstr(&b), "(NIL \"first\" ((NIL NIL \"one\" \"example.com\")) "
+			 "((NIL NIL \"one\" \"example.com\")) ((NIL NIL \"one\" \"example.com\")) "
+			 "NIL NIL NIL NIL NIL)");
+	buffer_free(&b);
+	mime_message_free(&m);
+	free(raw);
+}
+END_TEST
+
 static Suite *mime_imap_suite(void)
 {
 	Suite *s = suite_create("mime_imap");
@@ -211,6 +237,7 @@ static Suite *mime_imap_suite(void)
 	tcase_add_test(tc, test_address_edge_cases);
 	tcase_add_test(tc, test_text);
 	tcase_add_test(tc, test_attachments);
+	tcase_add_test(tc, test_digest_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }
