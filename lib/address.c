@@ -209,6 +209,19 @@ void address_delivery_key(struct pool *pool, const char *normalized,
 	*key_r = key;
 }
 
+const char *address_without_dots(struct pool *pool, const char *normalized)
+{
+	const char *at = strrchr(normalized, '@');
+	size_t local_len = at == NULL ? strlen(normalized) : (size_t)(at - normalized);
+	char *out = pool_alloc(pool, strlen(normalized) + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < local_len; i++)
+		if (normalized[i] != '.')
+			out[n++] = normalized[i];
+	strcpy(out + n, normalized + local_len);
+	return out;
+}
+
 bool address_is_wildcard(const char *normalized)
 {
 	const char *at = strrchr(normalized, '@');

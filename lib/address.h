@@ -36,6 +36,10 @@ int address_normalize(struct pool *pool, const char *address, unsigned int flags
 void address_delivery_key(struct pool *pool, const char *normalized,
 			  const char **key_r, const char **label_r);
 
+/* A normalised address with the dots of its local part removed (the
+ * "+label" kept): the unique key stored with each address. */
+const char *address_without_dots(struct pool *pool, const char *normalized);
+
 /* Splits a normalised address at its last '@' (local part copied). */
 void address_split(struct pool *pool, const char *normalized,
 		   const char **local_r, const char **domain_r);

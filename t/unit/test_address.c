@@ -110,6 +110,8 @@ START_TEST(test_wildcard_split_username)
 	ck_assert(!address_is_wildcard("abc"));
 
 	const char *local, *domain, *key, *error;
+	ck_assert_str_eq(address_without_dots(pool, "a.b+c.d@e.f"), "ab+cd@e.f");
+	ck_assert_str_eq(address_without_dots(pool, "ab"), "ab");
 	address_split(pool, "a@b@c.d", &local, &domain);
 	ck_assert_str_eq(local, "a@b");
 	ck_assert_str_eq(domain, "c.d");

@@ -1,0 +1,120 @@
+/* What a store driver implements: the vtable store.c dispatches to, and the
+ * helpers drivers share (errors, flag lists, validation). Only store.c and
+ * the store_<driver>*.c files include it. */
+#ifndef WD_STORE_DRIVER_H
+#define WD_STORE_DRIVER_H
+
+#include "store.h"
+
+#include <stdarg.h>
+
+struct store_driver {
+	const char *name;
+	/* fills store->ctx; returns -1 with store_set_error() on failure */
+	int (*open)(struct store *store, const struct store_settings *set);
+	void (*close)(struct store *store);
+
+	int (*user_create)(struct store *store, const struct store_user *user,
+			   const char *unameview, const char *addrview, const char *domain,
+			   char id_r[STORE_ID_SIZE]);
+	int (*user_get)(struct store *store, const char *user_id, const char *unameview,
+			struct pool *pool, struct store_user **user_r);
+	int (*user_update)(struct store *store, const char *user_id, unsigned int fields,
+			   const struct store_user *user);
+	int (*user_delete)(struct store *store, const char *user_id);
+
+	int (*address_add)(struct store *store, const char *user_id, const char *address,
+			   const char *addrview, const char *domain, bool wildcard, bool main);
+	int (*address_delete)(struct store *store, const char *address);
+	int (*address_list)(struct store *store, const char *user_id, struct pool *pool,
+			    struct store_address **addresses_r, unsigned int *count_r);
+	/* by the exact normalised address (addrview NULL) or by addrview */
+	int (*address_find)(struct store *store, const char *address, const char *addrview,
+			    struct pool *pool, struct store_address **address_r);
+	/* the wildcard addresses of a domain (both "*@d" and "p*@d") */
+	int (*address_wildcards)(struct store *store, const char *domain, struct pool *pool,
+				 struct store_address **addresses_r, unsigned int *count_r);
+	int (*domain_alias_add)(struct store *store, const char *alias, const char *domain);
+	int (*domain_alias_delete)(struct store *store, const char *alias);
+	int (*domain_alias_get)(struct store *store, const char *alias, struct pool *pool,
+				const char **domain_r);
+
+	int (*mailbox_create)(struct store *store, const char *user_id, const char *path,
+			      enum store_special_use special_use, char id_r[STORE_ID_SIZE]);
+	int (*mailbox_get)(struct store *store, const char *mailbox_id, const char *user_id,
+			   const char *path, struct pool *pool, struct store_mailbox **mailbox_r);
+	int (*mailbox_list)(struct store *store, const char *user_id, struct pool *pool,
+			    struct store_mailbox **mailboxes_r, unsigned int *count_r);
+	int (*mailbox_rename)(struct store *store, const char *mailbox_id, const char *new_path);
+	int (*mailbox_delete)(struct store *store, const char *mailbox_id);
+	int (*mailbox_subscribe)(struct store *store, const char *mailbox_id, bool subscribed);
+	int (*mailbox_counts)(struct store *store, const char *mailbox_id,
+			      struct store_mailbox_counts *counts_r);
+
+	int (*message_append)(struct store *store, const char *mailbox_id,
+			      const struct store_message_new *msg, unsigned int flags,
+			      struct store_append_result *result_r);
+	int (*message_list)(struct store *store, const char *mailbox_id,
+			    const struct store_uid_range *ranges, unsigned int ranges_count,
+			    store_message_cb *callback, void *context);
+	int (*message_get)(struct store *store, const char *mailbox_id, uint32_t uid,
+			   struct pool *pool, struct store_message **msg_r);
+	int (*message_content)(struct store *store, const char *message_id, struct pool *pool,
+			       struct store_message_content **content_r);
+	int (*flags_update)(struct store *store, const char *mailbox_id,
+			    const struct store_uid_range *ranges, unsigned int ranges_count,
+			    const struct store_flags_update *update, struct pool *pool,
+			    struct store_flags_result *result_r);
+	int (*message_copy)(struct store *store, const char *src_mailbox_id,
+			    const struct store_uid_range *ranges, unsigned int ranges_count,
+			    const char *dst_mailbox_id, unsigned int flags, struct pool *pool,
+			    struct store_copy_result *result_r);
+	int (*message_expunge)(struct store *store, const char *mailbox_id,
+			       const struct store_uid_range *ranges, unsigned int ranges_count,
+			       struct pool *pool, uint32_t **uids_r, unsigned int *count_r);
+
+	int (*attachment_get)(struct store *store, const char *attachment_id,
+			      struct pool *pool, const unsigned char **data_r, size_t *len_r);
+	int (*attachment_info)(struct store *store, const char *attachment_id,
+			       struct pool *pool, struct store_attachment_info *info_r);
+
+	int (*journal_since)(struct store *store, const char *mailbox_id, uint64_t since,
+			     store_journal_cb *callback, void *context);
+};
+
+struct store {
+	const struct store_driver *driver;
+	void *ctx;			/* the driver's handle */
+	enum store_error error;
+	char error_msg[256];
+};
+
+extern const struct store_driver store_driver_sqlite;
+
+/* Records the error of the current call; always returns -1. */
+int store_set_error(struct store *store, enum store_error error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Flag lists. Flags compare without case (RFC 3501); the first spelling
+ * seen is kept. A list is stored as one space-separated string. */
+bool store_flags_contains(const char *const *flags, unsigned int count, const char *flag);
+/* Applies op to a current list (space-separated); the result string is
+ * allocated from pool. */
+const char *store_flags_apply(struct pool *pool, const char *current, enum store_flags_op op,
+			      const char *const *flags, unsigned int count);
+/* Joins an array into the stored form, dropping duplicates. */
+const char *store_flags_join(struct pool *pool, const char *const *flags, unsigned int count);
+/* Splits the stored form into an array allocated from pool. */
+void store_flags_split(struct pool *pool, const char *joined, const char *const **flags_r,
+		       unsigned int *count_r);
+/* True if the stored form holds this flag (without case). */
+bool store_flags_has(const char *joined, const char *flag);
+
+/* True for 24 lowercase hex digits (64 for an attachment id). */
+bool store_id_valid(const char *id);
+bool store_attachment_id_valid(const char *id);
+/* True if uid lies in one of the ranges (or ranges_count is 0). */
+bool store_uid_in_ranges(uint32_t uid, const struct store_uid_range *ranges,
+			 unsigned int ranges_count);
+
+#endif

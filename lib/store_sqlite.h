@@ -1,0 +1,174 @@
+/* Internals shared by the files of the embedded SQLite store driver
+ * (store_sqlite*.c): the per-handle connection, its prepared-statement
+ * cache, transactions with SQLITE_BUSY retry, and error mapping. */
+#ifndef WD_STORE_SQLITE_H
+#define WD_STORE_SQLITE_H
+
+#include "store_driver.h"
+
+#include <sqlite3.h>
+
+/* Every statement the driver runs; prepared once per handle, on first use. */
+enum sqlite_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_UIDVALIDITY_NEXT,
+	STMT_USER_INSERT,
+	STMT_USER_GET,
+	STMT_USER_GET_BY_NAME,
+	STMT_USER_UPDATE,
+	STMT_USER_DELETE,
+	STMT_USER_QUOTA,
+	STMT_USER_STORAGE_ADD,
+	STMT_USER_SET_ADDRESS,
+	STMT_ADDRESS_INSERT,
+	STMT_ADDRESS_DELETE,
+	STMT_ADDRESS_GET,
+	STMT_ADDRESS_GET_VIEW,
+	STMT_ADDRESS_LIST,
+	STMT_ADDRESS_WILDCARDS,
+	STMT_ADDRESS_CLEAR_MAIN,
+	STMT_ALIAS_INSERT,
+	STMT_ALIAS_DELETE,
+	STMT_ALIAS_GET,
+	STMT_MAILBOX_INSERT,
+	STMT_MAILBOX_GET,
+	STMT_MAILBOX_GET_PATH,
+	STMT_MAILBOX_LIST,
+	STMT_MAILBOX_RENAME,
+	STMT_MAILBOX_DELETE,
+	STMT_MAILBOX_SUBSCRIBE,
+	STMT_MAILBOX_COUNTS,
+	STMT_MAILBOX_ALLOC,
+	STMT_MAILBOX_STATE,
+	STMT_MESSAGE_INSERT,
+	STMT_MESSAGE_LIST,
+	STMT_MESSAGE_GET,
+	STMT_MESSAGE_TREE,
+	STMT_MESSAGE_FLAGS_RANGE,
+	STMT_MESSAGE_SET_FLAGS,
+	STMT_MESSAGE_COPY,
+	STMT_MESSAGE_MOVE,
+	STMT_MESSAGE_DELETED_RANGE,
+	STMT_MESSAGE_DELETE,
+	STMT_MSGATT_INSERT,
+	STMT_MSGATT_LIST,
+	STMT_MSGATT_COPY,
+	STMT_ATTACHMENT_EXISTS,
+	STMT_ATTACHMENT_REF,
+	STMT_ATTACHMENT_REF_MESSAGE,
+	STMT_ATTACHMENT_INSERT,
+	STMT_ATTACHMENT_DATA_INSERT,
+	STMT_ATTACHMENT_GET,
+	STMT_ATTACHMENT_INFO,
+	STMT_JOURNAL_INSERT,
+	STMT_JOURNAL_SINCE,
+	STMT_COUNT
+};
+
+struct sqlite_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[STMT_COUNT];
+	unsigned int busy_timeout_msecs;
+	int compress_level;
+	bool in_tx;
+};
+
+static inline struct sqlite_store *sqlite_ctx(struct store *store)
+{
+	return store->ctx;
+}
+
+/* The cached statement, reset and with its bindings cleared; NULL (with
+ * the store error set) if it cannot be prepared. */
+sqlite3_stmt *sqlite_stmt(struct store *store, enum sqlite_stmt which);
+/* Sets the store error from a failed sqlite call (BUSY -> TEMPORARY,
+ * UNIQUE -> EXISTS, ...); returns -1. */
+int sqlite_fail(struct store *store, int rc, const char *what);
+/* Steps a statement that returns no rows; 0 or -1 via sqlite_fail(). */
+int sqlite_exec_stmt(struct store *store, sqlite3_stmt *stmt, const char *what);
+
+/* Resets every cached statement, ending any read snapshot they hold. */
+void sqlite_reset_all(struct store *store);
+
+/* BEGIN IMMEDIATE, retried while the database is busy, up to the busy
+ * timeout; -1 with STORE_ERR_TEMPORARY after it. */
+int sqlite_tx_begin(struct store *store);
+int sqlite_tx_commit(struct store *store);
+/* Rolls back if a transaction is open; always returns -1 for tail calls. */
+int sqlite_tx_fail(struct store *store);
+
+/* Binding helpers: NULL strings become SQL NULL. */
+void sqlite_bind_text(sqlite3_stmt *stmt, int idx, const char *text);
+/* A column as a string allocated from pool (NULL for SQL NULL). */
+const char *sqlite_col_text(struct pool *pool, sqlite3_stmt *stmt, int col);
+void sqlite_col_id(sqlite3_stmt *stmt, int col, char id_r[STORE_ID_SIZE]);
+
+/* store_sqlite_mailbox.c: mailboxes, also used by user creation. */
+int sqlite_mailbox_insert(struct store *store, const char *user_id, const char *path,
+			  enum store_special_use special_use, char id_r[STORE_ID_SIZE]);
+int sqlite_mailbox_create(struct store *store, const char *user_id, const char *path,
+			  enum store_special_use special_use, char id_r[STORE_ID_SIZE]);
+int sqlite_mailbox_get(struct store *store, const char *mailbox_id, const char *user_id,
+		       const char *path, struct pool *pool, struct store_mailbox **mailbox_r);
+int sqlite_mailbox_list(struct store *store, const char *user_id, struct pool *pool,
+			struct store_mailbox **mailboxes_r, unsigned int *count_r);
+int sqlite_mailbox_rename(struct store *store, const char *mailbox_id, const char *new_path);
+int sqlite_mailbox_delete(struct store *store, const char *mailbox_id);
+int sqlite_mailbox_subscribe(struct store *store, const char *mailbox_id, bool subscribed);
+int sqlite_mailbox_counts(struct store *store, const char *mailbox_id,
+			  struct store_mailbox_counts *counts_r);
+int sqlite_journal_since(struct store *store, const char *mailbox_id, uint64_t since,
+			 store_journal_cb *callback, void *context);
+
+/* store_sqlite_messages.c */
+int sqlite_message_append(struct store *store, const char *mailbox_id,
+			  const struct store_message_new *msg, unsigned int flags,
+			  struct store_append_result *result_r);
+int sqlite_message_list(struct store *store, const char *mailbox_id,
+			const struct store_uid_range *ranges, unsigned int ranges_count,
+			store_message_cb *callback, void *context);
+int sqlite_message_get(struct store *store, const char *mailbox_id, uint32_t uid,
+		       struct pool *pool, struct store_message **msg_r);
+int sqlite_message_content(struct store *store, const char *message_id, struct pool *pool,
+			   struct store_message_content **content_r);
+int sqlite_attachment_get(struct store *store, const char *attachment_id,
+			  struct pool *pool, const unsigned char **data_r, size_t *len_r);
+int sqlite_attachment_info(struct store *store, const char *attachment_id,
+			   struct pool *pool, struct store_attachment_info *info_r);
+
+/* store_sqlite_update.c: flags, copy, move, expunge */
+int sqlite_flags_update(struct store *store, const char *mailbox_id,
+			const struct store_uid_range *ranges, unsigned int ranges_count,
+			const struct store_flags_update *update, struct pool *pool,
+			struct store_flags_result *result_r);
+int sqlite_message_copy(struct store *store, const char *src_mailbox_id,
+			const struct store_uid_range *ranges, unsigned int ranges_count,
+			const char *dst_mailbox_id, unsigned int flags, struct pool *pool,
+			struct store_copy_result *result_r);
+int sqlite_message_expunge(struct store *store, const char *mailbox_id,
+			   const struct store_uid_range *ranges, unsigned int ranges_count,
+			   struct pool *pool, uint32_t **uids_r, unsigned int *count_r);
+
+/* Loads a mailbox row (user, uid_next, modify_index, uid_validity) inside
+ * a transaction; NOT_FOUND if it does not exist. */
+struct sqlite_mailbox_state {
+	char user[STORE_ID_SIZE];
+	uint32_t uid_next, uid_validity;
+	uint64_t modify_index;
+};
+int sqlite_mailbox_state(struct store *store, const char *mailbox_id,
+			 struct sqlite_mailbox_state *state_r);
+/* Allocates count uids and one modseq in a mailbox (inside a transaction):
+ * the first new uid is state->uid_next, the modseq state->modify_index+1. */
+int sqlite_mailbox_alloc(struct store *store, const char *mailbox_id,
+			 const struct sqlite_mailbox_state *state, uint32_t count);
+int sqlite_journal_add(struct store *store, const char *mailbox_id,
+		       enum store_journal_command command, uint32_t uid, uint64_t modseq,
+		       const char *message_id, const char *flags);
+int sqlite_storage_add(struct store *store, const char *user_id, int64_t delta);
+/* OVER_QUOTA if adding bytes to the user's storage would pass the quota. */
+int sqlite_quota_check(struct store *store, const char *user_id, uint64_t bytes);
+
+#endif
