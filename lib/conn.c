@@ -69,9 +69,27 @@ static void server_changed(struct conn_server *server)
 		server->set.changed(server->set.ctx);
 }
 
+/* Bytes not yet handed to the kernel: after STARTTLS the TLS filter
+ * passes its output on to the plain bufferevent below it. */
+static size_t output_unsent(struct conn *conn)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(conn->bev));
+	struct bufferevent *under = bufferevent_get_underlying(conn->bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
 static void close_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_destroy(arg);
+	struct conn *conn = arg;
+	if (output_unsent(conn) > 0) {
+		/* only the layer below still holds data: look again shortly */
+		struct timeval tv = { 0, 10000 };
+		event_add(conn->close_ev, &tv);
+		return;
+	}
+	conn_destroy(conn);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -174,7 +192,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	conn->is_tls = conn->tls_listener = l->tls;
 	conn->idle_ms = server->set.idle_timeout_ms;
 	conn->pool = pool_create(1024);
-	conn->close_ev = event_new(server->base, -1, 0, close_cb, conn);
+	conn->close_ev = evtimer_new(server->base, close_cb, conn);
 	if (server->set.tls != NULL) {
 		conn->tls = server->set.tls;
 		tls_server_ref(conn->tls);
@@ -324,7 +342,7 @@ void conn_printf(struct conn *conn, const char *fmt, ...)
 
 size_t conn_output_pending(struct conn *conn)
 {
-	return evbuffer_get_length(bufferevent_get_output(conn->bev));
+	return output_unsent(conn);
 }
 
 void conn_close(struct conn *conn)

@@ -92,12 +92,21 @@ static int bind_tcp(const char *address, int *fd_r, char **bound_r)
 	return 0;
 }
 
+/* A listener is known by service, address and TLS mode, so that
+ * "127.0.0.1:0" plain and "127.0.0.1:0" TLS are two listeners. */
+static bool same_listener(const struct master_listener *l, const char *service,
+			  const struct config_listener *cl)
+{
+	return strcmp(l->service, service) == 0 && strcmp(l->address, cl->address) == 0 &&
+	       l->tls == cl->tls;
+}
+
 static struct master_listener *take(struct master_listener **list, const char *service,
-				    const char *address)
+				    const struct config_listener *cl)
 {
 	for (struct master_listener **lp = list; *lp != NULL; lp = &(*lp)->next) {
 		struct master_listener *l = *lp;
-		if (strcmp(l->service, service) == 0 && strcmp(l->address, address) == 0) {
+		if (same_listener(l, service, cl)) {
 			*lp = l->next;
 			l->next = NULL;
 			return l;
@@ -153,7 +162,7 @@ int listeners_update(const struct config *config, struct master_listener **stale
 			const struct config_listener *cl = &s->listen.items[i];
 			bool known = false;
 			for (struct master_listener *l = master.listeners; l != NULL; l = l->next)
-				known |= strcmp(l->service, *svc) == 0 && strcmp(l->address, cl->address) == 0;
+				known |= same_listener(l, *svc, cl);
 			struct master_listener *l;
 			if (known)
 				continue;
@@ -170,12 +179,11 @@ int listeners_update(const struct config *config, struct master_listener **stale
 		struct config_service *s = config_service((struct config *)config, *svc);
 		for (size_t i = 0; s->enabled && i < s->listen.count; i++) {
 			const struct config_listener *cl = &s->listen.items[i];
-			struct master_listener *l = take(&master.listeners, *svc, cl->address);
+			struct master_listener *l = take(&master.listeners, *svc, cl);
 			if (l == NULL)
-				l = take(&opened, *svc, cl->address);
+				l = take(&opened, *svc, cl);
 			if (l == NULL)
-				continue; /* the same address twice in one service */
-			l->tls = cl->tls;
+				continue; /* the same listener twice in one service */
 			*tail = l;
 			tail = &l->next;
 		}

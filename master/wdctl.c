@@ -8,13 +8,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CONFIG WD_SYSCONFDIR "/wildduck/wildduck.yaml"
@@ -173,30 +171,23 @@ static void print_status(const struct reply *r)
 	}
 }
 
-static long master_pid(int fd)
+/* The master closes the control connection only when it exits. */
+static int wait_master_exit(int fd)
 {
-	struct reply r;
-	long pid = 0;
-	if (request(fd, "STATUS", &r) == 0 && r.count > 0 && strncmp(r.lines[0], "MASTER", 6) == 0) {
-		char *f[IPC_MAX_FIELDS];
-		const char *err;
-		int n = ipc_line_split(r.lines[0], f, IPC_MAX_FIELDS, &err);
-		pid = atol(field(f, n, "pid"));
-	}
-	reply_free(&r);
-	return pid;
-}
-
-static int wait_gone(long pid)
-{
-	for (int i = 0; i < 1200; i++) {
-		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+	char buf[256];
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	for (;;) {
+		int r = poll(&pfd, 1, 120000);
+		if (r == 0) {
+			fprintf(stderr, "wdctl: the master is still running after 120s\n");
+			return -1;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		ssize_t n = r < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (n <= 0)
 			return 0;
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "wdctl: the master (pid %ld) is still running after 60s\n", pid);
-	return -1;
 }
 
 static void usage(FILE *out)
@@ -255,7 +246,6 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	struct reply r;
-	long pid = strcmp(cmd, "stop") == 0 ? master_pid(fd) : 0;
 	char upper[16];
 	snprintf(upper, sizeof(upper), "%s", cmd);
 	for (char *p = upper; *p; p++)
@@ -268,7 +258,7 @@ int main(int argc, char **argv)
 	else if (ret == 0 && strcmp(cmd, "reload") == 0)
 		printf("wdctl: reloaded (%s)\n", r.error != NULL ? r.error : "done");
 	else if (ret == 0 && strcmp(cmd, "stop") == 0) {
-		ret = pid > 0 ? (wait_gone(pid) < 0 ? 1 : 0) : 0;
+		ret = wait_master_exit(fd) < 0 ? 1 : 0;
 		if (ret == 0)
 			printf("wdctl: stopped\n");
 	}
