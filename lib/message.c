@@ -1,0 +1,107 @@
+/* Raw messages in and out of the store through mime_store's split/join. */
+#include "message.h"
+
+#include "buffer.h"
+#include "mime.h"
+#include "mime_imap.h"
+#include "mime_store.h"
+#include "pool.h"
+
+#include <string.h>
+#include <time.h>
+
+/* The cached IMAP strings and the few header values the store indexes. */
+struct raw_summary {
+	char *envelope, *bodystructure;
+	const char *subject, *msgid;
+};
+
+static void summarize(struct pool *pool, const unsigned char *raw, size_t len,
+		      struct raw_summary *sum_r)
+{
+	struct mime_message *mime;
+	(void)mime_parse(raw, len, &mime);
+	const struct mime_part *root = mime->root;
+	size_t hdr_len = root->header_end - root->header_start;
+	sum_r->subject = mime_header_get(pool, root->header, hdr_len, "subject");
+	sum_r->msgid = mime_header_get(pool, root->header, hdr_len, "message-id");
+	struct buffer buf = BUFFER_INIT;
+	mime_imap_envelope(root, &buf);
+	sum_r->envelope = pool_strdup(pool, buffer_cstr(&buf));
+	buffer_truncate(&buf, 0);
+	mime_imap_bodystructure(root, true, &buf);
+	sum_r->bodystructure = pool_strdup(pool, buffer_cstr(&buf));
+	buffer_free(&buf);
+	mime_message_free(&mime);
+}
+
+int store_message_append_raw(struct store *store, const char *mailbox_id,
+			     const unsigned char *raw, size_t len,
+			     const struct message_append_opts *opts,
+			     struct store_append_result *result_r, const char **error_r)
+{
+	struct mime_store_split_result split;
+	if (mime_store_split(raw, len, NULL, &split, error_r) < 0)
+		return -1;
+	struct pool *pool = pool_create(4096);
+	struct raw_summary sum;
+	summarize(pool, raw, len, &sum);
+	/* the split list points into raw and is de-duplicated already */
+	struct store_attachment *atts = pool_alloc(pool, (split.attachment_count + 1) *
+						   sizeof(*atts));
+	for (size_t i = 0; i < split.attachment_count; i++) {
+		memcpy(atts[i].id, split.attachments[i].id, sizeof(atts[i].id));
+		atts[i].data = split.attachments[i].data;
+		atts[i].len = split.attachments[i].len;
+	}
+	int64_t idate = opts->idate != 0 ? opts->idate : (int64_t)time(NULL);
+	struct store_message_new msg = {
+		.idate = idate,
+		.hdate = idate,	/* TODO: the Date: header once a date parser exists */
+		.size = len,
+		.msgid = sum.msgid,
+		.subject = sum.subject,
+		.envelope = sum.envelope,
+		.bodystructure = sum.bodystructure,
+		.thread = opts->thread,
+		.flags = opts->flags,
+		.flags_count = opts->flags_count,
+		.tree = split.tree,
+		.tree_len = split.tree_len,
+		.attachments = atts,
+		.attachments_count = (unsigned int)split.attachment_count,
+	};
+	int ret = store_message_append(store, mailbox_id, &msg, opts->append_flags, result_r,
+				       error_r);
+	mime_store_split_result_free(&split);
+	pool_destroy(&pool);
+	return ret;
+}
+
+static int fetch_attachment(void *ctx, const char *id, const unsigned char **data_r,
+			    size_t *len_r)
+{
+	const struct store_message_content *content = ctx;
+	for (unsigned int i = 0; i < content->attachments_count; i++) {
+		if (strcmp(content->attachments[i].id, id) == 0) {
+			*data_r = content->attachments[i].data;
+			*len_r = content->attachments[i].len;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int message_rebuild(struct store *store, const char *message_id, struct buffer *out,
+		    const char **error_r)
+{
+	/* error strings of join are static; the store's live in the handle */
+	struct pool *pool = pool_create(4096);
+	struct store_message_content *content;
+	int ret = store_message_content(store, message_id, pool, &content, error_r);
+	if (ret == 0)
+		ret = mime_store_join(content->tree, content->tree_len, fetch_attachment,
+				      content, out, error_r);
+	pool_destroy(&pool);
+	return ret;
+}

@@ -1,0 +1,30 @@
+/* Glue between the MIME layer and the store: append a raw RFC 5322 message
+ * (split into its tree blob and de-duplicated attachments, with ENVELOPE and
+ * BODYSTRUCTURE cached) and rebuild its exact bytes from the store. */
+#ifndef WD_MESSAGE_H
+#define WD_MESSAGE_H
+
+#include "store.h"
+
+struct buffer;
+
+struct message_append_opts {
+	int64_t idate;			/* INTERNALDATE, unix seconds; 0: now */
+	const char *const *flags;
+	unsigned int flags_count;
+	unsigned int append_flags;	/* enum store_append_flags */
+	const char *thread;		/* thread id, may be NULL */
+};
+
+/* Splits raw and appends it to the mailbox. On a store failure
+ * store_last_error() tells why (OVER_QUOTA, NOT_FOUND, ...). */
+int store_message_append_raw(struct store *store, const char *mailbox_id,
+			     const unsigned char *raw, size_t len,
+			     const struct message_append_opts *opts,
+			     struct store_append_result *result_r, const char **error_r);
+
+/* Appends the original bytes of a stored message (by message id) to out. */
+int message_rebuild(struct store *store, const char *message_id, struct buffer *out,
+		    const char **error_r);
+
+#endif
