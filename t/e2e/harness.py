@@ -211,9 +211,16 @@ class Suite:
             self.proc.wait()
             raise AssertionError("master did not stop in time\n" + self.log_text()[-4000:])
 
+    SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
     def close(self):
         try:
             self.stop()
+            # a sanitizer report in any process of the suite fails the test
+            log = self.log_text()
+            for mark in self.SANITIZER_MARKS:
+                if mark in log:
+                    raise AssertionError(f"sanitizer report in the suite log:\n{log[-6000:]}")
         finally:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.kill()
