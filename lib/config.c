@@ -245,8 +245,14 @@ static int listener_key(struct loader *ld, const char *key, yaml_node_t *k,
 	} else if (strcmp(key, "tls") == 0) {
 		if (parse_bool(scalar(v), &l->tls) < 0)
 			return fail(ld, v, "%s: expected true or false", what);
+	} else if (strcmp(key, "mode") == 0) {
+		char *end;
+		long mode = strtol(scalar(v), &end, 8);
+		if (*end != '\0' || end == scalar(v) || mode < 0 || mode > 0777)
+			return fail(ld, v, "%s: expected octal permissions such as 0660", what);
+		l->mode = (int)mode;
 	} else {
-		return fail(ld, k, "%s: unknown key (expected address or tls)", what);
+		return fail(ld, k, "%s: unknown key (expected address, tls or mode)", what);
 	}
 	return 0;
 }
@@ -309,6 +315,8 @@ static int set_list(struct loader *ld, const struct config_option *opt,
 		if (visit(ld, node->data.sequence.items.start[i], &item) < 0)
 			return -1;
 		struct item_ctx ctx = { opt, i, items + i * item_size };
+		if (listeners)
+			((struct config_listener *)ctx.item)->mode = 0660;
 		char what[128];
 		snprintf(what, sizeof(what), "%s[%zu]", opt->name, i);
 		if (each_pair(ld, item, what, listeners ? listener_key : cert_key, &ctx) < 0)
@@ -460,8 +468,9 @@ static int validate(struct config *config, const char *name)
 
 struct config_service *config_service(struct config *config, const char *name)
 {
-	if (strcmp(name, "imap") == 0)
-		return &config->imap;
+	for (const struct config_service_def *d = config_services; d->name != NULL; d++)
+		if (strcmp(d->name, name) == 0)
+			return (struct config_service *)((char *)config + d->offset);
 	return NULL;
 }
 

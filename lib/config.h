@@ -23,6 +23,7 @@ enum config_type {
 struct config_listener {
 	char *address; /* "host:port", "[v6]:port" or "unix:/path" */
 	bool tls;      /* implicit TLS from the first byte */
+	int mode;      /* unix sockets: permission bits (owner user:group) */
 };
 
 struct config_listeners {
@@ -92,9 +93,16 @@ int config_load_buffer(const char *name, const char *data, size_t len,
 		       struct config **config_r, const char **error_r);
 void config_free(struct config **config);
 
+/* The services the suite has: a name and where its section lives. */
+struct config_service_def {
+	const char *name;
+	size_t offset; /* of its struct config_service in struct config */
+};
+extern const struct config_service_def config_services[];
+
+/* Names of the services, NULL-terminated (for iteration). */
+extern const char *const config_service_names[];
 /* A service section by name ("imap"), NULL if the suite has no such service. */
 struct config_service *config_service(struct config *config, const char *name);
-/* Names of the services the suite has, NULL-terminated. */
-extern const char *const config_service_names[];
 
 #endif

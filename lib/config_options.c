@@ -10,6 +10,12 @@ static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL
 static const char *const store_drivers[] = { "sqlite", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 
+/* A new service: a struct config_service in struct config, a row here and
+ * in config_service_names, and SERVICE_OPTIONS below. */
+const struct config_service_def config_services[] = {
+	{ "imap", OFF(imap) },
+	{ NULL, 0 },
+};
 const char *const config_service_names[] = { "imap", NULL };
 
 /* The options every service section has. */
@@ -23,7 +29,8 @@ const char *const config_service_names[] = { "imap", NULL };
 	{ #svc ".idle_timeout", CFG_DURATION, OFF(svc.idle_timeout), idle_def, 1000, 86400000, NULL, \
 	  idle_doc }, \
 	{ #svc ".listen", CFG_LISTENERS, OFF(svc.listen), listen_def, 0, 0, NULL, \
-	  "Listeners: a list of {address: HOST:PORT or unix:/PATH, tls: true for implicit TLS}." }
+	  "Listeners: a list of {address: HOST:PORT or unix:/PATH, tls: true for implicit TLS, " \
+	  "mode: permissions of a unix socket}." }
 
 const struct config_option config_options[] = {
 	{ "user", CFG_STRING, OFF(user), "wildduck", 0, 0, NULL,

@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +26,11 @@ static int fail(const char *address, const char *what)
 	return -1;
 }
 
-static int bind_unix(const char *address, int *fd_r)
+/* Unix sockets belong to the service user and group (workers and, for
+ * LMTP, the MTA's group) with the configured mode. */
+static int bind_unix(const struct config *config, const struct config_listener *cl, int *fd_r)
 {
+	const char *address = cl->address;
 	const char *path = address + 5;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -37,12 +42,20 @@ static int bind_unix(const char *address, int *fd_r)
 	if (fd < 0)
 		return fail(address, "socket");
 	unlink(path); /* a stale socket of a previous run; the pid file lock says we are alone */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, 0666) < 0 ||
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, (mode_t)cl->mode) < 0 ||
 	    listen(fd, 511) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
 		return fail(address, "bind");
+	}
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwnam(config->user);
+		struct group *gr = getgrnam(config->group);
+		if (pw == NULL || gr == NULL || chown(path, pw->pw_uid, gr->gr_gid) < 0) {
+			close(fd);
+			return fail(address, "chown to user and group");
+		}
 	}
 	*fd_r = fd;
 	return 0;
@@ -115,11 +128,11 @@ static struct master_listener *take(struct master_listener **list, const char *s
 	return NULL;
 }
 
-static int listener_open(const char *service, const struct config_listener *cl,
-			 struct master_listener **l_r)
+static int listener_open(const struct config *config, const char *service,
+			 const struct config_listener *cl, struct master_listener **l_r)
 {
 	struct master_listener *l = xcalloc(1, sizeof(*l));
-	int ret = strncmp(cl->address, "unix:", 5) == 0 ? bind_unix(cl->address, &l->fd)
+	int ret = strncmp(cl->address, "unix:", 5) == 0 ? bind_unix(config, cl, &l->fd)
 		: bind_tcp(cl->address, &l->fd, &l->bound);
 	if (ret < 0) {
 		free(l);
@@ -166,7 +179,7 @@ int listeners_update(const struct config *config, struct master_listener **stale
 			struct master_listener *l;
 			if (known)
 				continue;
-			if (listener_open(*svc, cl, &l) < 0) {
+			if (listener_open(config, *svc, cl, &l) < 0) {
 				listeners_close(&opened);
 				*error_r = listen_error;
 				return -1;

@@ -419,8 +419,13 @@ int main(int argc, char **argv)
 	}
 	pidfile_write();
 	supervisor_start_generation();
-	log_info("event=started pid=%d config=%s generation=%u", (int)getpid(), master.config->path,
-		 master.generation);
+	struct buffer where = BUFFER_INIT;
+	for (struct master_listener *l = master.listeners; l != NULL; l = l->next)
+		buffer_printf(&where, "%s%s=%s%s", where.len > 0 ? "," : "", l->service, l->bound,
+			      l->tls ? "/tls" : "");
+	log_info("event=started pid=%d config=%s generation=%u listeners=%s", (int)getpid(),
+		 master.config->path, master.generation, buffer_cstr(&where));
+	buffer_free(&where);
 	sd_notify_send("READY=1");
 	if (ready_fd >= 0) {
 		char ok = 0;
