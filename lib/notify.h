@@ -1,0 +1,22 @@
+/* Change beacons per user: whoever changes a user's mail publishes the
+ * user id, and every worker with a session of that user wakes it so it
+ * reads the journal (DESIGN §3). On one host the beacon is a datagram to
+ * every worker's socket in a shared folder; Redis pub/sub carries it
+ * across instances when configured. */
+#ifndef WD_NOTIFY_H
+#define WD_NOTIFY_H
+
+#include <event2/event.h>
+
+struct notify;
+
+typedef void notify_cb(const char *user_id, void *ctx);
+
+/* Listens in dir (created if missing) for beacons; cb runs on the loop. */
+struct notify *notify_create(struct event_base *base, const char *dir, notify_cb *cb,
+			     void *ctx, const char **error_r);
+/* Tells every listener (this process's too) that user_id changed. */
+void notify_publish(struct notify *notify, const char *user_id);
+void notify_free(struct notify **notify);
+
+#endif
