@@ -241,7 +241,12 @@ static int listener_key(struct loader *ld, const char *key, yaml_node_t *k,
 		return fail(ld, v, "%s: expected a single value", what);
 	if (strcmp(key, "address") == 0) {
 		free(l->address);
-		l->address = xstrdup(scalar(v));
+		const char *a = scalar(v);
+		/* unix:relative/path is taken from the config file's folder */
+		if (strncmp(a, "unix:", 5) == 0 && a[5] != '/' && a[5] != '\0' && ld->dir != NULL)
+			l->address = xasprintf("unix:%s/%s", ld->dir, a + 5);
+		else
+			l->address = xstrdup(a);
 	} else if (strcmp(key, "tls") == 0) {
 		if (parse_bool(scalar(v), &l->tls) < 0)
 			return fail(ld, v, "%s: expected true or false", what);

@@ -68,6 +68,28 @@ struct config {
 		struct config_certs certificates;
 	} tls;
 	struct config_service imap;
+	struct config_service auth;
+	/* wd-auth's settings (auth.*, next to the auth service's own options) */
+	struct {
+		int threads;          /* hash verification threads per worker */
+		char *hash;           /* default for new hashes: bcrypt, pbkdf2-sha512, ... */
+		int bcrypt_cost;
+		int pbkdf2_iterations;
+		bool rehash;          /* rewrite hashes not in the default format on login */
+		int user_failures;    /* failed logins per user per user_window */
+		int user_window;      /* ms */
+		int ip_failures;      /* failed logins per remote IP per ip_window */
+		int ip_window;        /* ms */
+		bool redis_fail_open; /* Redis down: skip rate limits (true) or TEMPFAIL */
+		int authlog_days;     /* auth log entries expire after this many days */
+		int request_timeout;  /* ms: workers give up on an answer (TEMPFAIL) */
+	} auth_settings;
+	struct {
+		char *address;        /* "unix:/path" or "host:port"; "" = no Redis */
+		int db;
+		char *prefix;         /* prepended to every key */
+		int timeout;          /* ms per command */
+	} redis;
 	bool *seen; /* per config_options[] row: set explicitly in the file */
 };
 

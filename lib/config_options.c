@@ -9,14 +9,17 @@
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const store_drivers[] = { "sqlite", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
+static const char *const hash_names[] = { "bcrypt", "pbkdf2-sha512", "pbkdf2-sha256",
+					  "argon2id", NULL };
 
 /* A new service: a struct config_service in struct config, a row here and
  * in config_service_names, and SERVICE_OPTIONS below. */
 const struct config_service_def config_services[] = {
 	{ "imap", OFF(imap) },
+	{ "auth", OFF(auth) },
 	{ NULL, 0 },
 };
-const char *const config_service_names[] = { "imap", NULL };
+const char *const config_service_names[] = { "imap", "auth", NULL };
 
 /* The options every service section has. */
 #define SERVICE_OPTIONS(svc, listen_def, workers_def, idle_def, idle_doc) \
@@ -68,6 +71,42 @@ const struct config_option config_options[] = {
 	SERVICE_OPTIONS(imap, "[{address: '0.0.0.0:143'}, {address: '0.0.0.0:993', tls: true}]",
 			"2", "337s",
 			"A client silent this long outside IDLE is logged out with a BYE."),
+	SERVICE_OPTIONS(auth, "[{address: 'unix:/run/wildduck/auth.sock', mode: '0660'}]",
+			"1", "1h",
+			"A worker connection silent this long is closed (workers reconnect)."),
+	{ "auth.threads", CFG_INT, OFF(auth_settings.threads), "4", 1, 256, NULL,
+	  "Threads per auth worker that verify password hashes and read the store." },
+	{ "auth.hash", CFG_ENUM, OFF(auth_settings.hash), "bcrypt", 0, 0, hash_names,
+	  "Hash for new passwords: bcrypt, pbkdf2-sha512, pbkdf2-sha256 or argon2id." },
+	{ "auth.bcrypt_cost", CFG_INT, OFF(auth_settings.bcrypt_cost), "12", 4, 31, NULL,
+	  "bcrypt cost (log2 rounds) of new bcrypt hashes." },
+	{ "auth.pbkdf2_iterations", CFG_INT, OFF(auth_settings.pbkdf2_iterations), "25000",
+	  1000, 10000000, NULL, "Iterations of new PBKDF2 hashes." },
+	{ "auth.rehash", CFG_BOOL, OFF(auth_settings.rehash), "true", 0, 0, NULL,
+	  "After a successful login, rewrite a hash that is not in the auth.hash format." },
+	{ "auth.user_failures", CFG_INT, OFF(auth_settings.user_failures), "12", 1, 1000000, NULL,
+	  "Failed logins allowed per username within auth.user_window." },
+	{ "auth.user_window", CFG_DURATION, OFF(auth_settings.user_window), "10m", 1000,
+	  86400000, NULL, "Window of auth.user_failures; a successful login resets it." },
+	{ "auth.ip_failures", CFG_INT, OFF(auth_settings.ip_failures), "50", 1, 1000000, NULL,
+	  "Failed logins allowed per remote IP within auth.ip_window." },
+	{ "auth.ip_window", CFG_DURATION, OFF(auth_settings.ip_window), "10m", 1000, 86400000,
+	  NULL, "Window of auth.ip_failures." },
+	{ "auth.redis_fail_open", CFG_BOOL, OFF(auth_settings.redis_fail_open), "true", 0, 0,
+	  NULL, "With Redis configured but unreachable: true checks passwords without rate "
+	  "limits, false answers TEMPFAIL." },
+	{ "auth.authlog_days", CFG_INT, OFF(auth_settings.authlog_days), "30", 1, 3650, NULL,
+	  "Days an authentication log entry is kept." },
+	{ "auth.request_timeout", CFG_DURATION, OFF(auth_settings.request_timeout), "10s", 100,
+	  600000, NULL, "Workers give up waiting for an answer of wd-auth after this long "
+	  "(the login gets a temporary failure)." },
+	{ "redis.address", CFG_STRING, OFF(redis.address), "\"\"", 0, 0, NULL,
+	  "Redis server: unix:/PATH or HOST:PORT; empty: no Redis (one host only)." },
+	{ "redis.db", CFG_INT, OFF(redis.db), "0", 0, 1000, NULL, "Redis database number." },
+	{ "redis.prefix", CFG_STRING, OFF(redis.prefix), "\"wd:\"", 0, 0, NULL,
+	  "Prefix of every Redis key the suite uses." },
+	{ "redis.timeout", CFG_DURATION, OFF(redis.timeout), "2s", 10, 600000, NULL,
+	  "A Redis command not answered within this time fails and the connection is reset." },
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);

@@ -76,7 +76,8 @@ def kv(fields):
 
 
 class Suite:
-    def __init__(self, tls=False, imap_workers=2, certs=None, **options):
+    def __init__(self, tls=False, imap_workers=2, certs=None, redis=False,
+                 auth=False, **options):
         self.dir = tempfile.mkdtemp(prefix="wd-e2e-")
         os.chmod(self.dir, 0o755)  # workers run as nobody when we are root
         self.proc = None
@@ -89,6 +90,13 @@ class Suite:
         self.config_path = os.path.join(self.dir, "wildduck.yaml")
         self.control = os.path.join(self.dir, "control.sock")
         self.log_path = os.path.join(self.dir, "wildduck.log")
+        self.auth_socket = os.path.join(self.dir, "auth.sock")
+        # redis=True: a private redis-server on a unix socket in the temp dir
+        self.redis_socket = os.path.join(self.dir, "redis.sock") if redis else None
+        self.redis_proc = None
+        # auth=True starts wd-auth; off by default so that tests of the master
+        # see only the imap workers they count
+        self.auth = auth
         self.write_config()
 
     def config(self):
@@ -104,7 +112,11 @@ class Suite:
             "restart_delay_min": "100ms",
             "restart_delay_max": "1s",
             "imap": {"workers": self.imap_workers, "listen": listen},
+            "auth": {"enabled": self.auth, "workers": 1,
+                     "listen": [{"address": "unix:" + self.auth_socket}]},
         }
+        if self.redis_socket:
+            cfg["redis"] = {"address": "unix:" + self.redis_socket}
         if os.geteuid() == 0:
             cfg["user"], cfg["group"] = "nobody", "nogroup"
         if self.certs:
@@ -118,7 +130,34 @@ class Suite:
         with open(self.config_path, "w") as f:
             f.write(text if text is not None else json.dumps(self.config(), indent=2))
 
+    def start_redis(self):
+        self.redis_proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.redis_socket,
+             "--unixsocketperm", "777", "--save", "", "--appendonly", "no",
+             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.redis_socket)
+                s.close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def stop_redis(self):
+        if self.redis_proc is not None and self.redis_proc.poll() is None:
+            self.redis_proc.terminate()
+            try:
+                self.redis_proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.redis_proc.kill()
+                self.redis_proc.wait()
+
     def start(self, wait=True):
+        if self.redis_socket and self.redis_proc is None:
+            self.start_redis()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([WILDDUCK, "-F", "-c", self.config_path],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -225,6 +264,7 @@ class Suite:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            self.stop_redis()
             if hasattr(self, "log"):
                 self.log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
