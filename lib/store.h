@@ -403,4 +403,73 @@ typedef int store_journal_cb(const struct store_journal_entry *entry, void *cont
 int store_journal_since(struct store *store, const char *mailbox_id, uint64_t since,
 			store_journal_cb *callback, void *context, const char **error_r);
 
+/* ---- delivery: filters, autoreplies, forwarding, counters, webhooks ----
+ * What LMTP applies to each delivered message (store_delivery.c); the API
+ * manages them. */
+
+/* A server-side filter: when every set query field matches, the actions
+ * apply. Text queries match as substrings without case. */
+struct store_filter {
+	char id[STORE_ID_SIZE];
+	char user[STORE_ID_SIZE];
+	const char *name;		/* may be NULL */
+	/* query; NULL or "": any */
+	const char *from, *to, *subject, *list_id, *text;
+	int has_attachment;		/* -1: any, 0: none, 1: at least one */
+	int64_t size;			/* > 0: larger than, < 0: smaller than -size */
+	/* actions; -1: leave as is */
+	int seen, flag, spam;		/* spam 1: to Junk, 0: never Junk */
+	bool delete_message;		/* drop it, acknowledged as delivered */
+	const char *mailbox;		/* mailbox id to store into, or NULL */
+	const char *forward;		/* targets separated by ',' or NULL */
+	const char *webhook;		/* URL called with the message, or NULL */
+	bool disabled;
+	int64_t created;
+};
+
+/* Adds a filter (id, user and created of *filter are ignored). */
+int store_filter_add(struct store *store, const char *user_id,
+		     const struct store_filter *filter, char id_r[STORE_ID_SIZE],
+		     const char **error_r);
+int store_filter_delete(struct store *store, const char *user_id, const char *filter_id,
+			const char **error_r);
+/* The user's filters in the order they were added. */
+int store_filter_list(struct store *store, const char *user_id, struct pool *pool,
+		      struct store_filter **filters_r, unsigned int *count_r,
+		      const char **error_r);
+
+/* Vacation reply of a user (one per user). */
+struct store_autoreply {
+	bool status;			/* enabled */
+	int64_t start, end;		/* unix seconds, 0: open */
+	const char *name;		/* From: display name, may be NULL */
+	const char *subject, *text, *html; /* may be NULL */
+	int64_t created;
+};
+int store_autoreply_set(struct store *store, const char *user_id,
+			const struct store_autoreply *autoreply, const char **error_r);
+/* NOT_FOUND if the user has none. */
+int store_autoreply_get(struct store *store, const char *user_id, struct pool *pool,
+			struct store_autoreply **autoreply_r, const char **error_r);
+int store_autoreply_delete(struct store *store, const char *user_id, const char **error_r);
+
+/* Where all mail of a user is forwarded as well ("addr@domain", later
+ * "smtp://host:port" relays); count 0 removes them. */
+int store_user_targets_set(struct store *store, const char *user_id,
+			   const char *const *targets, unsigned int count, const char **error_r);
+int store_user_targets_get(struct store *store, const char *user_id, struct pool *pool,
+			   const char *const **targets_r, unsigned int *count_r,
+			   const char **error_r);
+
+/* Adds delta to a named counter and returns its new value. A counter
+ * starts at 0 and is forgotten ttl_secs after it was created, like a
+ * Redis INCRBY + EXPIRE NX (used where Redis is not configured). */
+int store_counter_add(struct store *store, const char *key, int64_t delta, int64_t ttl_secs,
+		      int64_t *value_r, const char **error_r);
+
+/* Queues a webhook call (url, event name, JSON payload) for the API's
+ * sender. */
+int store_webhook_enqueue(struct store *store, const char *user_id, const char *url,
+			  const char *event, const char *payload, const char **error_r);
+
 #endif

@@ -80,6 +80,26 @@ struct store_driver {
 
 	int (*journal_since)(struct store *store, const char *mailbox_id, uint64_t since,
 			     store_journal_cb *callback, void *context);
+
+	/* delivery (store_delivery.c); ids are checked by the dispatcher */
+	int (*filter_add)(struct store *store, const char *user_id,
+			  const struct store_filter *filter, char id_r[STORE_ID_SIZE]);
+	int (*filter_delete)(struct store *store, const char *user_id, const char *filter_id);
+	int (*filter_list)(struct store *store, const char *user_id, struct pool *pool,
+			   struct store_filter **filters_r, unsigned int *count_r);
+	int (*autoreply_set)(struct store *store, const char *user_id,
+			     const struct store_autoreply *autoreply);
+	int (*autoreply_get)(struct store *store, const char *user_id, struct pool *pool,
+			     struct store_autoreply **autoreply_r);
+	int (*autoreply_delete)(struct store *store, const char *user_id);
+	/* targets joined by '\n' (NULL: none) */
+	int (*targets_set)(struct store *store, const char *user_id, const char *joined);
+	int (*targets_get)(struct store *store, const char *user_id, struct pool *pool,
+			   const char **joined_r);
+	int (*counter_add)(struct store *store, const char *key, int64_t delta, int64_t ttl_secs,
+			   int64_t *value_r);
+	int (*webhook_enqueue)(struct store *store, const char *user_id, const char *url,
+			       const char *event, const char *payload);
 };
 
 struct store {

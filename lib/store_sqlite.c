@@ -201,6 +201,24 @@ static const char *const migrations[] = {
 	" command INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" message TEXT, flags TEXT, created INTEGER NOT NULL);"
 	"CREATE INDEX journal_mailbox_modseq ON journal (mailbox, modseq);",
+	/* 2: delivery (store_sqlite_delivery.c) */
+	"CREATE TABLE filters (id TEXT PRIMARY KEY,"
+	" user TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE, name TEXT,"
+	" q_from TEXT, q_to TEXT, q_subject TEXT, q_listid TEXT, q_text TEXT,"
+	" q_attachment INTEGER NOT NULL, q_size INTEGER NOT NULL,"
+	" a_seen INTEGER NOT NULL, a_flag INTEGER NOT NULL, a_spam INTEGER NOT NULL,"
+	" a_delete INTEGER NOT NULL, a_mailbox TEXT, a_forward TEXT, a_webhook TEXT,"
+	" disabled INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE INDEX filters_user ON filters (user);"
+	"CREATE TABLE autoreplies (user TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
+	" status INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, name TEXT,"
+	" subject TEXT, text TEXT, html TEXT, created INTEGER NOT NULL);"
+	"CREATE TABLE user_targets (user TEXT PRIMARY KEY"
+	" REFERENCES users (id) ON DELETE CASCADE, targets TEXT NOT NULL);"
+	"CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL);"
+	"CREATE TABLE webhook_queue (id INTEGER PRIMARY KEY, user TEXT, url TEXT NOT NULL,"
+	" event TEXT NOT NULL, payload TEXT, created INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -851,4 +869,14 @@ const struct store_driver store_driver_sqlite = {
 	.attachment_get = sqlite_attachment_get,
 	.attachment_info = sqlite_attachment_info,
 	.journal_since = sqlite_journal_since,
+	.filter_add = sqlite_filter_add,
+	.filter_delete = sqlite_filter_delete,
+	.filter_list = sqlite_filter_list,
+	.autoreply_set = sqlite_autoreply_set,
+	.autoreply_get = sqlite_autoreply_get,
+	.autoreply_delete = sqlite_autoreply_delete,
+	.targets_set = sqlite_targets_set,
+	.targets_get = sqlite_targets_get,
+	.counter_add = sqlite_counter_add,
+	.webhook_enqueue = sqlite_webhook_enqueue,
 };

@@ -171,4 +171,23 @@ int sqlite_storage_add(struct store *store, const char *user_id, int64_t delta);
 /* OVER_QUOTA if adding bytes to the user's storage would pass the quota. */
 int sqlite_quota_check(struct store *store, const char *user_id, uint64_t bytes);
 
+/* store_sqlite_delivery.c: filters, autoreplies, targets, counters, webhooks */
+int sqlite_filter_add(struct store *store, const char *user_id,
+		      const struct store_filter *filter, char id_r[STORE_ID_SIZE]);
+int sqlite_filter_delete(struct store *store, const char *user_id, const char *filter_id);
+int sqlite_filter_list(struct store *store, const char *user_id, struct pool *pool,
+		       struct store_filter **filters_r, unsigned int *count_r);
+int sqlite_autoreply_set(struct store *store, const char *user_id,
+			 const struct store_autoreply *autoreply);
+int sqlite_autoreply_get(struct store *store, const char *user_id, struct pool *pool,
+			 struct store_autoreply **autoreply_r);
+int sqlite_autoreply_delete(struct store *store, const char *user_id);
+int sqlite_targets_set(struct store *store, const char *user_id, const char *joined);
+int sqlite_targets_get(struct store *store, const char *user_id, struct pool *pool,
+		       const char **joined_r);
+int sqlite_counter_add(struct store *store, const char *key, int64_t delta, int64_t ttl_secs,
+		       int64_t *value_r);
+int sqlite_webhook_enqueue(struct store *store, const char *user_id, const char *url,
+			   const char *event, const char *payload);
+
 #endif
