@@ -68,6 +68,23 @@ struct config {
 		struct config_certs certificates;
 	} tls;
 	struct config_service imap;
+	struct config_service lmtp;
+	struct {
+		long long max_message_size;	/* bytes */
+		int max_recipients;
+		int store_threads;
+		bool over_quota_permanent;	/* 552 instead of 452 */
+		char *spam_headers;		/* "Name: value; Name: value" */
+		char *outbound_spool;		/* folder for autoreplies and forwards */
+		char *hostname;			/* "" = gethostname() */
+		int autoreply_interval;		/* ms between autoreplies to one sender */
+		int forwards_per_day;
+	} lmtp_settings;
+	struct config_service pop3;
+	struct {
+		int max_messages;		/* newest INBOX messages listed */
+		int store_threads;
+	} pop3_settings;
 	struct config_service auth;
 	/* wd-auth's settings (auth.*, next to the auth service's own options) */
 	struct {

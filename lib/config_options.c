@@ -16,10 +16,12 @@ static const char *const hash_names[] = { "bcrypt", "pbkdf2-sha512", "pbkdf2-sha
  * in config_service_names, and SERVICE_OPTIONS below. */
 const struct config_service_def config_services[] = {
 	{ "imap", OFF(imap) },
+	{ "lmtp", OFF(lmtp) },
+	{ "pop3", OFF(pop3) },
 	{ "auth", OFF(auth) },
 	{ NULL, 0 },
 };
-const char *const config_service_names[] = { "imap", "auth", NULL };
+const char *const config_service_names[] = { "imap", "lmtp", "pop3", "auth", NULL };
 
 /* The options every service section has. */
 #define SERVICE_OPTIONS(svc, listen_def, workers_def, idle_def, idle_doc) \
@@ -71,6 +73,43 @@ const struct config_option config_options[] = {
 	SERVICE_OPTIONS(imap, "[{address: '0.0.0.0:143'}, {address: '0.0.0.0:993', tls: true}]",
 			"2", "337s",
 			"A client silent this long outside IDLE is logged out with a BYE."),
+	SERVICE_OPTIONS(lmtp, "[{address: '127.0.0.1:24'}]", "1", "5m",
+			"An LMTP client silent this long is disconnected (421)."),
+	{ "lmtp.max_message_size", CFG_SIZE, OFF(lmtp_settings.max_message_size), "64M",
+	  1024, 1LL << 40, NULL,
+	  "Largest message accepted; a bigger one is refused with 552 while it streams in." },
+	{ "lmtp.max_recipients", CFG_INT, OFF(lmtp_settings.max_recipients), "400", 1, 100000,
+	  NULL, "Recipients of one message; further RCPT commands get 452." },
+	{ "lmtp.store_threads", CFG_INT, OFF(lmtp_settings.store_threads), "4", 1, 64, NULL,
+	  "Store threads per LMTP worker (the event loop never waits for the store)." },
+	{ "lmtp.over_quota_permanent", CFG_BOOL, OFF(lmtp_settings.over_quota_permanent),
+	  "false", 0, 0, NULL,
+	  "Refuse mail to a full mailbox with 552 (permanent) instead of 452 (retry later)." },
+	{ "lmtp.spam_headers", CFG_STRING, OFF(lmtp_settings.spam_headers),
+	  "'X-Spam-Status: Yes; X-Rspamd-Spam: yes'", 0, 0, NULL,
+	  "Header rules, separated by ';': a message with a header of that name whose value "
+	  "starts with that text (without case) goes to Junk unless a filter says otherwise. "
+	  "Empty: none." },
+	{ "lmtp.outbound_spool", CFG_PATH, OFF(lmtp_settings.outbound_spool),
+	  "/var/spool/wildduck/outbound", 0, 0, NULL,
+	  "Folder where autoreplies and forwarded copies are written as RFC 5322 files with an "
+	  "envelope header block, for an MTA to pick up (see wd-lmtp(8)). Empty: do not send "
+	  "autoreplies or forwards." },
+	{ "lmtp.hostname", CFG_STRING, OFF(lmtp_settings.hostname), "''", 0, 0, NULL,
+	  "Name in the greeting and in generated Message-IDs; empty: the host name." },
+	{ "lmtp.autoreply_interval", CFG_DURATION, OFF(lmtp_settings.autoreply_interval), "4d",
+	  60000, 2073600000, NULL,
+	  "A sender gets at most one autoreply from a user in this time (RFC 3834)." },
+	{ "lmtp.forwards_per_day", CFG_INT, OFF(lmtp_settings.forwards_per_day), "2000", 0,
+	  10000000, NULL,
+	  "Messages a user may forward per day, unless the user has its own limit." },
+	SERVICE_OPTIONS(pop3, "[{address: '0.0.0.0:110'}]",
+			"1", "10m",
+			"A POP3 client silent this long is disconnected; changes are not applied."),
+	{ "pop3.max_messages", CFG_INT, OFF(pop3_settings.max_messages), "250", 1, 100000, NULL,
+	  "POP3 lists only this many of the newest INBOX messages." },
+	{ "pop3.store_threads", CFG_INT, OFF(pop3_settings.store_threads), "2", 1, 64, NULL,
+	  "Store threads per POP3 worker." },
 	SERVICE_OPTIONS(auth, "[{address: 'unix:/run/wildduck/auth.sock', mode: '0660'}]",
 			"1", "1h",
 			"A worker connection silent this long is closed (workers reconnect)."),

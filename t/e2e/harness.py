@@ -77,7 +77,7 @@ def kv(fields):
 
 class Suite:
     def __init__(self, tls=False, imap_workers=2, certs=None, redis=False,
-                 auth=False, **options):
+                 auth=False, lmtp=False, pop3=False, **options):
         self.dir = tempfile.mkdtemp(prefix="wd-e2e-")
         os.chmod(self.dir, 0o755)  # workers run as nobody when we are root
         self.proc = None
@@ -97,6 +97,10 @@ class Suite:
         # auth=True starts wd-auth; off by default so that tests of the master
         # see only the imap workers they count
         self.auth = auth
+        # lmtp=True / pop3=True start wd-lmtp / wd-pop3 (pop3 with TLS too
+        # when the suite has certificates); outbound mail goes to self.spool
+        self.lmtp, self.pop3 = lmtp, pop3
+        self.spool = os.path.join(self.dir, "outbound")
         self.write_config()
 
     def config(self):
@@ -114,6 +118,10 @@ class Suite:
             "imap": {"workers": self.imap_workers, "listen": listen},
             "auth": {"enabled": self.auth, "workers": 1,
                      "listen": [{"address": "unix:" + self.auth_socket}]},
+            "lmtp": {"enabled": self.lmtp, "workers": 1,
+                     "listen": [{"address": "127.0.0.1:0"}],
+                     "outbound_spool": self.spool},
+            "pop3": {"enabled": self.pop3, "workers": 1, "listen": [dict(l) for l in listen]},
         }
         if self.redis_socket:
             cfg["redis"] = {"address": "unix:" + self.redis_socket}
