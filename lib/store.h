@@ -472,4 +472,71 @@ int store_counter_add(struct store *store, const char *key, int64_t delta, int64
 int store_webhook_enqueue(struct store *store, const char *user_id, const char *url,
 			  const char *event, const char *payload, const char **error_r);
 
+/* ---- authentication data (wd-auth reads, the API and wdctl write) ---- */
+
+/* Application-specific password: a generated password with scopes, used
+ * by mail clients instead of the account password (required with 2FA). */
+struct store_asp {
+	char id[STORE_ID_SIZE];
+	char user[STORE_ID_SIZE];
+	const char *description;
+	const char *const *scopes;	/* "imap", "pop3", "smtp" or "*" (all) */
+	unsigned int scopes_count;
+	const char *password_hash;	/* opaque to everything but the auth daemon */
+	int64_t created;		/* unix seconds */
+	int64_t last_use;		/* unix seconds, 0: never */
+};
+
+/* Stores an ASP whose password the caller generated and hashed (see
+ * password.h: the plain password is shown to the user once, never
+ * stored). id, user, created and last_use of *asp are ignored. */
+int store_asp_create(struct store *store, const char *user_id, const struct store_asp *asp,
+		     char id_r[STORE_ID_SIZE], const char **error_r);
+/* The user's ASPs, oldest first, hashes included. */
+int store_asp_list(struct store *store, const char *user_id, struct pool *pool,
+		   struct store_asp **asps_r, unsigned int *count_r, const char **error_r);
+int store_asp_delete(struct store *store, const char *user_id, const char *asp_id,
+		     const char **error_r);
+/* Records a successful use (unix seconds). */
+int store_asp_touch(struct store *store, const char *asp_id, int64_t when,
+		    const char **error_r);
+
+/* TOTP 2FA: the base32 secret (stored as given: plain at rest for now;
+ * encrypting secrets at rest is a later step) and whether 2FA is on.
+ * NOT_FOUND if the user never set one up. */
+int store_totp_get(struct store *store, const char *user_id, struct pool *pool,
+		   const char **secret_r, bool *enabled_r, const char **error_r);
+/* secret NULL removes the secret (and disables 2FA). */
+int store_totp_set(struct store *store, const char *user_id, const char *secret, bool enabled,
+		   const char **error_r);
+/* Marks a TOTP time step as used; EXISTS if it already was (a code is
+ * good once). Old steps are forgotten. */
+int store_totp_use(struct store *store, const char *user_id, uint64_t step,
+		   const char **error_r);
+
+/* One authentication attempt, kept until expires. */
+struct store_authlog_entry {
+	char id[STORE_ID_SIZE];
+	char user[STORE_ID_SIZE];
+	int64_t created;		/* unix seconds */
+	int64_t expires;		/* unix seconds; listed and kept until then */
+	const char *service;		/* "imap", "pop3", "smtp", "api" */
+	const char *remote_ip;
+	bool success;
+	const char *reason;		/* why it failed, or how it succeeded */
+	const char *asp;		/* the ASP id used, or NULL */
+};
+
+/* id of *entry is ignored (a new one is made). */
+int store_authlog_add(struct store *store, const struct store_authlog_entry *entry,
+		      const char **error_r);
+/* Entries of a user not yet expired at now, newest first, at most limit. */
+int store_authlog_list(struct store *store, const char *user_id, int64_t now,
+		       unsigned int limit, struct pool *pool,
+		       struct store_authlog_entry **entries_r, unsigned int *count_r,
+		       const char **error_r);
+/* Removes entries expired at now (MongoDB's TTL index does it by itself). */
+int store_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r,
+			const char **error_r);
+
 #endif

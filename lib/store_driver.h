@@ -100,6 +100,25 @@ struct store_driver {
 			   int64_t *value_r);
 	int (*webhook_enqueue)(struct store *store, const char *user_id, const char *url,
 			       const char *event, const char *payload);
+
+	/* authentication data (store_auth.c); scopes arrive validated and
+	 * joined by spaces */
+	int (*asp_create)(struct store *store, const char *user_id, const char *description,
+			  const char *scopes, const char *password_hash, char id_r[STORE_ID_SIZE]);
+	int (*asp_list)(struct store *store, const char *user_id, struct pool *pool,
+			struct store_asp **asps_r, unsigned int *count_r);
+	int (*asp_delete)(struct store *store, const char *user_id, const char *asp_id);
+	int (*asp_touch)(struct store *store, const char *asp_id, int64_t when);
+	int (*totp_get)(struct store *store, const char *user_id, struct pool *pool,
+			const char **secret_r, bool *enabled_r);
+	int (*totp_set)(struct store *store, const char *user_id, const char *secret,
+			bool enabled);
+	int (*totp_use)(struct store *store, const char *user_id, uint64_t step);
+	int (*authlog_add)(struct store *store, const struct store_authlog_entry *entry);
+	int (*authlog_list)(struct store *store, const char *user_id, int64_t now,
+			    unsigned int limit, struct pool *pool,
+			    struct store_authlog_entry **entries_r, unsigned int *count_r);
+	int (*authlog_purge)(struct store *store, int64_t now, unsigned int *purged_r);
 };
 
 struct store {

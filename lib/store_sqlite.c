@@ -219,6 +219,22 @@ static const char *const migrations[] = {
 	" expires INTEGER NOT NULL);"
 	"CREATE TABLE webhook_queue (id INTEGER PRIMARY KEY, user TEXT, url TEXT NOT NULL,"
 	" event TEXT NOT NULL, payload TEXT, created INTEGER NOT NULL);",
+	/* 3: authentication (store_sqlite_auth.c) */
+	"CREATE TABLE asps (id TEXT PRIMARY KEY,"
+	" user TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" description TEXT, scopes TEXT NOT NULL, password TEXT NOT NULL,"
+	" created INTEGER NOT NULL, last_use INTEGER NOT NULL);"
+	"CREATE INDEX asps_user ON asps (user);"
+	"CREATE TABLE totp (user TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
+	" secret TEXT NOT NULL, enabled INTEGER NOT NULL);"
+	"CREATE TABLE totp_used (user TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" step INTEGER NOT NULL, PRIMARY KEY (user, step)) WITHOUT ROWID;"
+	"CREATE TABLE authlog (id TEXT PRIMARY KEY,"
+	" user TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL, service TEXT, ip TEXT,"
+	" success INTEGER NOT NULL, reason TEXT, asp TEXT);"
+	"CREATE INDEX authlog_user ON authlog (user, created);"
+	"CREATE INDEX authlog_expires ON authlog (expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -879,4 +895,14 @@ const struct store_driver store_driver_sqlite = {
 	.targets_get = sqlite_targets_get,
 	.counter_add = sqlite_counter_add,
 	.webhook_enqueue = sqlite_webhook_enqueue,
+	.asp_create = sqlite_asp_create,
+	.asp_list = sqlite_asp_list,
+	.asp_delete = sqlite_asp_delete,
+	.asp_touch = sqlite_asp_touch,
+	.totp_get = sqlite_totp_get,
+	.totp_set = sqlite_totp_set,
+	.totp_use = sqlite_totp_use,
+	.authlog_add = sqlite_authlog_add,
+	.authlog_list = sqlite_authlog_list,
+	.authlog_purge = sqlite_authlog_purge,
 };

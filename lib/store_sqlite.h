@@ -190,4 +190,21 @@ int sqlite_counter_add(struct store *store, const char *key, int64_t delta, int6
 int sqlite_webhook_enqueue(struct store *store, const char *user_id, const char *url,
 			   const char *event, const char *payload);
 
+/* store_sqlite_auth.c: ASPs, TOTP, the auth log (schema step 3) */
+int sqlite_asp_create(struct store *store, const char *user_id, const char *description,
+		      const char *scopes, const char *password_hash, char id_r[STORE_ID_SIZE]);
+int sqlite_asp_list(struct store *store, const char *user_id, struct pool *pool,
+		    struct store_asp **asps_r, unsigned int *count_r);
+int sqlite_asp_delete(struct store *store, const char *user_id, const char *asp_id);
+int sqlite_asp_touch(struct store *store, const char *asp_id, int64_t when);
+int sqlite_totp_get(struct store *store, const char *user_id, struct pool *pool,
+		    const char **secret_r, bool *enabled_r);
+int sqlite_totp_set(struct store *store, const char *user_id, const char *secret, bool enabled);
+int sqlite_totp_use(struct store *store, const char *user_id, uint64_t step);
+int sqlite_authlog_add(struct store *store, const struct store_authlog_entry *entry);
+int sqlite_authlog_list(struct store *store, const char *user_id, int64_t now,
+			unsigned int limit, struct pool *pool,
+			struct store_authlog_entry **entries_r, unsigned int *count_r);
+int sqlite_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r);
+
 #endif

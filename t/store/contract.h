@@ -67,5 +67,6 @@ Suite *suite_users(void);
 Suite *suite_mailboxes(void);
 Suite *suite_messages(void);
 Suite *suite_concurrency(void);
+Suite *suite_auth(void);
 
 #endif
