@@ -78,6 +78,84 @@ int store_message_append_raw(struct store *store, const char *mailbox_id,
 	return ret;
 }
 
+struct message_prepared {
+	struct pool *pool;
+	struct mime_store_split_result split;
+	struct raw_summary sum;
+	struct store_attachment *atts;
+	size_t len;
+};
+
+int message_prepare(const unsigned char *raw, size_t len,
+		    struct message_prepared **prepared_r, const char **error_r)
+{
+	struct mime_store_split_result split;
+	if (mime_store_split(raw, len, NULL, &split, error_r) < 0)
+		return -1;
+	struct pool *pool = pool_create(4096);
+	struct message_prepared *p = pool_alloc(pool, sizeof(*p));
+	p->pool = pool;
+	p->split = split;
+	p->len = len;
+	summarize(pool, raw, len, &p->sum);
+	p->atts = pool_alloc(pool, (split.attachment_count + 1) * sizeof(*p->atts));
+	for (size_t i = 0; i < split.attachment_count; i++) {
+		memcpy(p->atts[i].id, split.attachments[i].id, sizeof(p->atts[i].id));
+		p->atts[i].data = split.attachments[i].data;
+		p->atts[i].len = split.attachments[i].len;
+	}
+	*prepared_r = p;
+	return 0;
+}
+
+void message_prepared_free(struct message_prepared **preparedp)
+{
+	struct message_prepared *p = *preparedp;
+	if (p == NULL)
+		return;
+	*preparedp = NULL;
+	mime_store_split_result_free(&p->split);
+	pool_destroy(&p->pool);
+}
+
+int store_message_append_prepared(struct store *store, const char *mailbox_id,
+				  const struct message_prepared *p,
+				  const unsigned char *fields, size_t fields_len,
+				  const struct message_append_opts *opts,
+				  struct store_append_result *result_r, const char **error_r)
+{
+	struct buffer tree = BUFFER_INIT;
+	const unsigned char *blob = p->split.tree;
+	size_t blob_len = p->split.tree_len;
+	if (fields_len > 0) {
+		if (mime_store_prepend(blob, blob_len, fields, fields_len, &tree, error_r) < 0)
+			return -1;
+		blob = tree.data;
+		blob_len = tree.len;
+	}
+	int64_t idate = opts->idate != 0 ? opts->idate : (int64_t)time(NULL);
+	struct store_message_new msg = {
+		.idate = idate,
+		.hdate = idate,
+		.size = p->len + fields_len,
+		.msgid = p->sum.msgid,
+		.subject = p->sum.subject,
+		.envelope = p->sum.envelope,
+		.bodystructure = p->sum.bodystructure,
+		.thread = opts->thread,
+		.flags = opts->flags,
+		.flags_count = opts->flags_count,
+		.tree = blob,
+		.tree_len = blob_len,
+		.attachments = p->atts,
+		.attachments_count = (unsigned int)p->split.attachment_count,
+	};
+	int ret = store_message_append(store, mailbox_id, &msg, opts->append_flags, result_r,
+				       error_r);
+	buffer_free(&tree);
+	return ret;
+}
+
 static int fetch_attachment(void *ctx, const char *id, const unsigned char **data_r,
 			    size_t *len_r)
 {

@@ -23,6 +23,21 @@ int store_message_append_raw(struct store *store, const char *mailbox_id,
 			     const struct message_append_opts *opts,
 			     struct store_append_result *result_r, const char **error_r);
 
+/* A message split and summarised once, to be appended to many mailboxes
+ * (LMTP: one message, N recipients). It points into raw, which must
+ * outlive it. */
+struct message_prepared;
+int message_prepare(const unsigned char *raw, size_t len,
+		    struct message_prepared **prepared_r, const char **error_r);
+void message_prepared_free(struct message_prepared **prepared);
+/* Appends the prepared message with fields (complete header lines such as
+ * "Delivered-To: a@b\r\n", or none) in front of it. */
+int store_message_append_prepared(struct store *store, const char *mailbox_id,
+				  const struct message_prepared *prepared,
+				  const unsigned char *fields, size_t fields_len,
+				  const struct message_append_opts *opts,
+				  struct store_append_result *result_r, const char **error_r);
+
 /* Appends the original bytes of a stored message (by message id) to out. */
 int message_rebuild(struct store *store, const char *message_id, struct buffer *out,
 		    const char **error_r);

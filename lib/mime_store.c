@@ -550,3 +550,48 @@ int mime_store_section_range(const unsigned char *tree, size_t tree_len,
 	mime_message_free(&msg);
 	return ret;
 }
+
+/* ---- prepending header fields ---- */
+
+int mime_store_prepend(const unsigned char *tree, size_t tree_len,
+		       const unsigned char *fields, size_t fields_len, struct buffer *out,
+		       const char **error_r)
+{
+	struct blob b;
+	if (blob_decode(tree, tree_len, &b, error_r) < 0)
+		return -1;
+	uint64_t n = fields_len;
+	if (b.total + n >= MAX_OFFSET) {
+		blob_free(&b);
+		*error_r = "message too large";
+		return -1;
+	}
+	buffer_append_c(out, MIME_STORE_MAGIC);
+	buffer_append_c(out, MIME_STORE_VERSION);
+	put_varint(out, b.total + n);
+	put_varint(out, b.part_count);
+	for (size_t i = 0; i < b.part_count; i++) {
+		const struct blob_part *bp = &b.parts[i];
+		/* the new fields join the top-level header when it starts the
+		 * message; everything after them moves by n */
+		bool grow = i == 0 && bp->header_start == 0;
+		put_varint(out, bp->parent);
+		put_varint(out, bp->flags);
+		put_varint(out, grow ? 0 : bp->header_start + n);
+		put_varint(out, bp->header_end - bp->header_start + (grow ? n : 0));
+		put_varint(out, bp->body_start - bp->header_end);
+		put_varint(out, bp->body_end - bp->body_start);
+		put_varint(out, bp->lines);
+	}
+	put_varint(out, b.cut_count);
+	for (size_t i = 0; i < b.cut_count; i++) {
+		put_varint(out, b.cuts[i].offset + n);
+		put_varint(out, b.cuts[i].len);
+		buffer_append(out, b.cuts[i].sha, 32);
+	}
+	put_varint(out, b.skel_len + n);
+	buffer_append(out, fields, fields_len);
+	buffer_append(out, b.skel, b.skel_len);
+	blob_free(&b);
+	return 0;
+}

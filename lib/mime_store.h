@@ -71,6 +71,14 @@ void mime_store_split_result_free(struct mime_store_split_result *result);
 typedef int mime_store_fetch_cb(void *ctx, const char *id,
 				const unsigned char **data_r, size_t *len_r);
 
+/* Appends to out the blob of the message with fields (complete header
+ * lines, e.g. "Delivered-To: a@b\r\n") put in front of it, without parsing
+ * the message again: LMTP splits a message once and adds per-recipient
+ * trace fields to each copy. The attachments stay the same. */
+int mime_store_prepend(const unsigned char *tree, size_t tree_len,
+		       const unsigned char *fields, size_t fields_len, struct buffer *out,
+		       const char **error_r);
+
 /* Appends the exact original message to out.  Fails (-1, error_r set) if the
  * blob is corrupt, a fetch fails, or a fetched body has the wrong length. */
 int mime_store_join(const unsigned char *tree, size_t tree_len,
