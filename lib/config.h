@@ -68,6 +68,12 @@ struct config {
 		struct config_certs certificates;
 	} tls;
 	struct config_service imap;
+	struct {
+		char *plaintext_login;      /* "never", "loopback" or "always" */
+		long long max_message_size; /* APPENDLIMIT, bytes */
+		int store_threads;
+		int max_user_connections;   /* per user and worker; 0: no limit */
+	} imap_settings;
 	struct config_service lmtp;
 	struct {
 		long long max_message_size;	/* bytes */

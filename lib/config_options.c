@@ -8,6 +8,7 @@
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const store_drivers[] = { "sqlite", NULL };
+static const char *const plaintext_modes[] = { "never", "loopback", "always", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const hash_names[] = { "bcrypt", "pbkdf2-sha512", "pbkdf2-sha256",
 					  "argon2id", NULL };
@@ -73,6 +74,16 @@ const struct config_option config_options[] = {
 	SERVICE_OPTIONS(imap, "[{address: '0.0.0.0:143'}, {address: '0.0.0.0:993', tls: true}]",
 			"2", "337s",
 			"A client silent this long outside IDLE is logged out with a BYE."),
+	{ "imap.plaintext_login", CFG_ENUM, OFF(imap_settings.plaintext_login), "loopback", 0, 0,
+	  plaintext_modes,
+	  "LOGIN and AUTHENTICATE without TLS: never, loopback (only from 127.0.0.0/8 and ::1), "
+	  "or always." },
+	{ "imap.max_message_size", CFG_SIZE, OFF(imap_settings.max_message_size), "64M", 1024,
+	  4LL * 1024 * 1024 * 1024, NULL, "Largest message APPEND takes (APPENDLIMIT)." },
+	{ "imap.store_threads", CFG_INT, OFF(imap_settings.store_threads), "4", 1, 64, NULL,
+	  "Store threads per IMAP worker." },
+	{ "imap.max_user_connections", CFG_INT, OFF(imap_settings.max_user_connections), "15", 0,
+	  10000, NULL, "Connections one user may hold on one worker; 0: no limit." },
 	SERVICE_OPTIONS(lmtp, "[{address: '127.0.0.1:24'}]", "1", "5m",
 			"An LMTP client silent this long is disconnected (421)."),
 	{ "lmtp.max_message_size", CFG_SIZE, OFF(lmtp_settings.max_message_size), "64M",
