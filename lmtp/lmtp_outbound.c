@@ -1,0 +1,139 @@
+/* Outbound mail of wd-lmtp (autoreplies, forwarded copies), written to the
+ * spool folder for an MTA to send; wd-lmtp never speaks SMTP outwards.
+ *
+ * A spool file is an RFC 5322 message whose first header fields carry
+ * the envelope: "Return-Path: <sender>" (empty for <>) and one
+ * "X-Envelope-To: <rcpt>" per recipient. It is written to tmp/, fsync()ed
+ * and renamed into new/ as <time>.<id>.eml, so a reader never sees half a
+ * file (the maildir convention). wd-lmtp(8) shows a pickup loop for
+ * sendmail(1). */
+#include "lmtp.h"
+
+#include "buffer.h"
+#include "filter.h"
+#include "pool.h"
+#include "rfc2047.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int lmtp_outbound_write(const char *sender, const char *const *rcpts, unsigned int count,
+			const unsigned char *prefix, size_t prefix_len,
+			const unsigned char *msg, size_t msg_len, const char **error_r)
+{
+	static __thread char err[4200];
+	char id[STORE_ID_SIZE], tmp[4096], dst[4096];
+	store_id_generate(id);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%lld.%s.eml", lmtp_set.outbound_spool,
+		 (long long)time(NULL), id);
+	snprintf(dst, sizeof(dst), "%s/new/%lld.%s.eml", lmtp_set.outbound_spool,
+		 (long long)time(NULL), id);
+	struct buffer env = BUFFER_INIT;
+	buffer_printf(&env, "Return-Path: <%s>\r\n", sender);
+	for (unsigned int i = 0; i < count; i++)
+		buffer_printf(&env, "X-Envelope-To: <%s>\r\n", rcpts[i]);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, sizeof(err), "open(%s) failed: %s", tmp, strerror(errno));
+		buffer_free(&env);
+		*error_r = err;
+		return -1;
+	}
+	int ret = write_all(fd, env.data, env.len) < 0 || write_all(fd, prefix, prefix_len) < 0 ||
+		  write_all(fd, msg, msg_len) < 0 || fsync(fd) < 0 ? -1 : 0;
+	if (ret < 0)
+		snprintf(err, sizeof(err), "write(%s) failed: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && ret == 0) {
+		snprintf(err, sizeof(err), "close(%s) failed: %s", tmp, strerror(errno));
+		ret = -1;
+	}
+	if (ret == 0 && rename(tmp, dst) < 0) {
+		snprintf(err, sizeof(err), "rename(%s) failed: %s", dst, strerror(errno));
+		ret = -1;
+	}
+	if (ret < 0) {
+		unlink(tmp);
+		*error_r = err;
+	}
+	buffer_free(&env);
+	return ret;
+}
+
+/* A header value safe to write: no line breaks. */
+static const char *one_line(struct pool *pool, const char *s)
+{
+	char *c = pool_strdup(pool, s != NULL ? s : "");
+	for (char *p = c; *p != '\0'; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	return c;
+}
+
+int lmtp_autoreply_send(struct pool *pool, const struct store_autoreply *ar,
+			const char *user_address, const char *sender,
+			const struct filter_message *orig, const char **error_r)
+{
+	struct buffer msg = BUFFER_INIT, enc = BUFFER_INIT;
+	char date[64], id[STORE_ID_SIZE];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	store_id_generate(id);
+	if (ar->name != NULL && ar->name[0] != '\0') {
+		rfc2047_encode(one_line(pool, ar->name), &enc);
+		buffer_printf(&msg, "From: %s <%s>\r\n", buffer_cstr(&enc), user_address);
+	} else {
+		buffer_printf(&msg, "From: <%s>\r\n", user_address);
+	}
+	buffer_printf(&msg, "To: <%s>\r\n", sender);
+	const char *subject = ar->subject != NULL && ar->subject[0] != '\0' ? ar->subject :
+			      pool_printf(pool, "Auto: %s", orig->subject_raw != NULL ?
+					  orig->subject_raw : "");
+	buffer_truncate(&enc, 0);
+	rfc2047_encode(one_line(pool, subject), &enc);
+	buffer_printf(&msg, "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\n",
+		      buffer_cstr(&enc), date, id, lmtp_set.hostname);
+	if (orig->message_id != NULL) {
+		const char *mid = one_line(pool, orig->message_id);
+		buffer_printf(&msg, "In-Reply-To: %s\r\nReferences: %s\r\n", mid, mid);
+	}
+	bool html = (ar->text == NULL || ar->text[0] == '\0') && ar->html != NULL;
+	buffer_printf(&msg, "Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n"
+		      "Precedence: bulk\r\nMIME-Version: 1.0\r\n"
+		      "Content-Type: text/%s; charset=utf-8\r\n"
+		      "Content-Transfer-Encoding: 8bit\r\n\r\n", html ? "html" : "plain");
+	const char *body = html ? ar->html : ar->text != NULL ? ar->text : "";
+	/* body lines end in CRLF */
+	for (const char *p = body; *p != '\0'; p++) {
+		if (*p == '\n' && (p == body || p[-1] != '\r'))
+			buffer_append_c(&msg, '\r');
+		buffer_append_c(&msg, (unsigned char)*p);
+	}
+	if (msg.len < 2 || memcmp(msg.data + msg.len - 2, "\r\n", 2) != 0)
+		buffer_append_str(&msg, "\r\n");
+	const char *rcpts[1] = { sender };
+	int ret = lmtp_outbound_write("", rcpts, 1, NULL, 0, msg.data, msg.len, error_r);
+	buffer_free(&msg);
+	buffer_free(&enc);
+	return ret;
+}

@@ -1,0 +1,118 @@
+/* wd-lmtp: mail delivery from the MTA (RFC 2033), started by wildduck(8). */
+#include "daemon.h"
+#include "lmtp.h"
+#include "log.h"
+#include "store.h"
+#include "workpool.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct lmtp_settings lmtp_set;
+struct workpool *lmtp_workpool;
+
+static char hostname[256];
+
+/* Each store thread opens its own handle after the fork (DESIGN §3). */
+static void *store_thread_init(void *arg)
+{
+	const struct config *config = arg;
+	struct store_settings set = {
+		.driver = config->store.driver,
+		.path = config->store.sqlite_path,
+	};
+	struct store *store;
+	const char *error;
+	if (store_open(&set, &store, &error) < 0) {
+		log_error("event=store_open_failed error=\"%s\"", error);
+		return NULL;
+	}
+	return store;
+}
+
+static void store_thread_deinit(void *ctx)
+{
+	struct store *store = ctx;
+	store_close(&store);
+}
+
+/* The spool folders are made as root, for the service user. */
+static int spool_prepare(const struct config *config, const char **error_r)
+{
+	const char *spool = config->lmtp_settings.outbound_spool;
+	if (spool[0] == '\0')
+		return 0;
+	static char err[4200];
+	const char *sub[] = { "", "/tmp", "/new" };
+	struct passwd *pw = geteuid() == 0 ? getpwnam(config->user) : NULL;
+	struct group *gr = geteuid() == 0 ? getgrnam(config->group) : NULL;
+	for (size_t i = 0; i < 3; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s%s", spool, sub[i]);
+		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+			snprintf(err, sizeof(err), "mkdir(%s) failed: %s", path, strerror(errno));
+			*error_r = err;
+			return -1;
+		}
+		if (pw != NULL && gr != NULL && chown(path, pw->pw_uid, gr->gr_gid) < 0) {
+			snprintf(err, sizeof(err), "chown(%s) failed: %s", path, strerror(errno));
+			*error_r = err;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int lmtp_init(const struct config *config, const char **error_r)
+{
+	return spool_prepare(config, error_r);
+}
+
+static int lmtp_start(struct event_base *base, const struct config *config,
+		      const char **error_r)
+{
+	const __typeof__(config->lmtp_settings) *c = &config->lmtp_settings;
+	lmtp_set.max_message_size = (uint64_t)c->max_message_size;
+	lmtp_set.max_recipients = (unsigned int)c->max_recipients;
+	lmtp_set.over_quota_permanent = c->over_quota_permanent;
+	lmtp_set.spam_headers = c->spam_headers;
+	lmtp_set.outbound_spool = c->outbound_spool;
+	lmtp_set.autoreply_interval = c->autoreply_interval / 1000;
+	lmtp_set.forwards_per_day = (unsigned int)c->forwards_per_day;
+	if (c->hostname[0] != '\0')
+		snprintf(hostname, sizeof(hostname), "%s", c->hostname);
+	else if (gethostname(hostname, sizeof(hostname) - 1) < 0 || hostname[0] == '\0')
+		snprintf(hostname, sizeof(hostname), "localhost");
+	lmtp_set.hostname = hostname;
+	struct workpool_settings ws = {
+		.threads = c->store_threads,
+		.thread_init = store_thread_init,
+		.thread_deinit = store_thread_deinit,
+		.arg = (void *)config,
+	};
+	lmtp_workpool = workpool_create(base, &ws);
+	return 0;
+}
+
+static void lmtp_deinit(void)
+{
+	workpool_destroy(&lmtp_workpool);
+}
+
+static const struct daemon_settings lmtp_daemon = {
+	.name = "lmtp",
+	.handler = &lmtp_conn_handler,
+	.init = lmtp_init,
+	.start = lmtp_start,
+	.deinit = lmtp_deinit,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(argc, argv, &lmtp_daemon);
+}
