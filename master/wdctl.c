@@ -1,12 +1,19 @@
 /* wdctl: manage a running suite through the master's control socket.
  * Exit codes: 0 ok, 1 failure (including "not running"), 2 usage. */
+#include "auth_client.h"
 #include "buffer.h"
 #include "config.h"
 #include "ipc.h"
 #include "mem.h"
+#include "password.h"
+#include "pool.h"
+#include "store.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <time.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +205,13 @@ static void usage(FILE *out)
 		"  reload   re-read the configuration and certificates; returns when the\n"
 		"           new workers run (the old ones finish their connections)\n"
 		"  stop     stop the suite gracefully and wait until the master exits\n"
+		"  user create USER PASSWORD [ADDRESS]   add a user (prints its id)\n"
+		"  user disable|enable USER\n"
+		"  asp create USER SCOPES [DESCRIPTION]  application password for scopes\n"
+		"           imap,pop3,smtp or * (prints id and the password, shown once)\n"
+		"  totp enable USER SECRET | totp disable USER   2FA with a base32 secret\n"
+		"  authlog USER   the user's authentication log, newest first\n"
+		"  auth USER SECRET [SERVICE [IP [SCOPE]]]   ask wd-auth (OK/FAIL/TEMPFAIL)\n"
 		"options:\n"
 		"  -c FILE    configuration file naming the control socket (default %s)\n"
 		"  -s SOCKET  control socket path (overrides -c)\n", DEFAULT_CONFIG);
@@ -218,6 +232,171 @@ static char *socket_path(const char *config_path, const char *sock)
 	return path;
 }
 
+/* ---- commands on the store (wdctl user/asp/totp/authlog) and wd-auth ---- */
+
+/* As root, act as the service user so files the store creates stay
+ * usable by the workers. */
+static int drop_to_service_user(const struct config *config)
+{
+	if (geteuid() != 0)
+		return 0;
+	struct passwd *pw = getpwnam(config->user);
+	struct group *gr = getgrnam(config->group);
+	if (pw == NULL || gr == NULL || setgroups(1, &gr->gr_gid) < 0 ||
+	    setresgid(gr->gr_gid, gr->gr_gid, gr->gr_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		fprintf(stderr, "wdctl: cannot switch to user %s: %s\n", config->user,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int user_id_of(struct store *store, struct pool *pool, const char *name, char *id_r)
+{
+	struct store_user *u;
+	const char *error;
+	if (store_user_get_by_username(store, name, pool, &u, &error) < 0) {
+		fprintf(stderr, "wdctl: user %s: %s\n", name, error);
+		return -1;
+	}
+	memcpy(id_r, u->id, STORE_ID_SIZE);
+	return 0;
+}
+
+static int store_command(struct config *config, int argc, char **argv)
+{
+	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "", *error;
+	struct password_settings ps = {
+		.bcrypt_cost = config->auth_settings.bcrypt_cost,
+		.pbkdf2_iterations = config->auth_settings.pbkdf2_iterations,
+	};
+	(void)password_scheme_parse(config->auth_settings.hash, &ps.scheme);
+	if (drop_to_service_user(config) < 0)
+		return 1;
+	struct store_settings set = { .driver = config->store.driver,
+				      .path = config->store.sqlite_path };
+	struct store *store;
+	if (store_open(&set, &store, &error) < 0) {
+		fprintf(stderr, "wdctl: store: %s\n", error);
+		return 1;
+	}
+	struct pool *pool = pool_create(4096);
+	char id[STORE_ID_SIZE], uid[STORE_ID_SIZE];
+	int ret = 2;
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "create") == 0 && (argc == 4 || argc == 5)) {
+		char *hash = password_hash(&ps, argv[3]);
+		struct store_user u = { .username = argv[2], .password_hash = hash,
+					.address = argc == 5 ? argv[4] : NULL };
+		ret = hash != NULL && store_user_create(store, &u, id, &error) == 0 ? 0 : 1;
+		if (ret == 0)
+			printf("%s\n", id);
+		else
+			fprintf(stderr, "wdctl: user create: %s\n", hash == NULL ? "hash" : error);
+		free(hash);
+	} else if (strcmp(cmd, "user") == 0 && argc == 3 &&
+		   (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0)) {
+		struct store_user u = { .disabled = strcmp(sub, "disable") == 0 };
+		ret = user_id_of(store, pool, argv[2], uid) == 0 &&
+			store_user_update(store, uid, STORE_USER_DISABLED, &u, &error) == 0 ? 0 : 1;
+	} else if (strcmp(cmd, "asp") == 0 && strcmp(sub, "create") == 0 &&
+		   (argc == 4 || argc == 5)) {
+		const char *scopes[8];
+		unsigned int n = 0;
+		char *list = xstrdup(argv[3]), *save = NULL;
+		for (char *t = strtok_r(list, ",", &save); t != NULL && n < 8;
+		     t = strtok_r(NULL, ",", &save))
+			scopes[n++] = t;
+		char password[PASSWORD_ASP_LEN + 1];
+		password_asp_generate(password);
+		char *hash = password_hash(&ps, password);
+		struct store_asp a = { .description = argc == 5 ? argv[4] : NULL, .scopes = scopes,
+				       .scopes_count = n, .password_hash = hash };
+		ret = 1;
+		if (hash != NULL && user_id_of(store, pool, argv[2], uid) == 0) {
+			if (store_asp_create(store, uid, &a, id, &error) == 0) {
+				printf("%s %s\n", id, password);
+				ret = 0;
+			} else {
+				fprintf(stderr, "wdctl: asp create: %s\n", error);
+			}
+		}
+		free(hash);
+		free(list);
+	} else if (strcmp(cmd, "totp") == 0 && ((strcmp(sub, "enable") == 0 && argc == 4) ||
+					      (strcmp(sub, "disable") == 0 && argc == 3))) {
+		bool on = strcmp(sub, "enable") == 0;
+		ret = user_id_of(store, pool, argv[2], uid) == 0 &&
+			store_totp_set(store, uid, on ? argv[3] : NULL, on, &error) == 0 ? 0 : 1;
+	} else if (strcmp(cmd, "authlog") == 0 && argc == 2) {
+		struct store_authlog_entry *e;
+		unsigned int count;
+		ret = 1;
+		if (user_id_of(store, pool, argv[1], uid) == 0 &&
+		    store_authlog_list(store, uid, (int64_t)time(NULL), 1000, pool, &e, &count,
+				       &error) == 0) {
+			for (unsigned int i = 0; i < count; i++)
+				printf("%lld\t%s\t%s\t%s\t%s\t%s\n", (long long)e[i].created,
+				       e[i].success ? "success" : "fail",
+				       e[i].service != NULL ? e[i].service : "-",
+				       e[i].remote_ip != NULL ? e[i].remote_ip : "-",
+				       e[i].reason != NULL ? e[i].reason : "-",
+				       e[i].asp != NULL ? e[i].asp : "-");
+			ret = 0;
+		}
+	}
+	if (ret == 2) {
+		fprintf(stderr, "wdctl: bad arguments for %s\n", cmd);
+		usage(stderr);
+	} else if (ret != 0 && store_last_error(store) != STORE_OK) {
+		fprintf(stderr, "wdctl: %s: %s\n", cmd, store_error_name(store_last_error(store)));
+	}
+	pool_destroy(&pool);
+	store_close(&store);
+	return ret;
+}
+
+static void auth_done(const struct auth_result *r, void *ctx)
+{
+	int *ret = ctx;
+	if (r->status == AUTH_OK) {
+		printf("OK\t%s\t%s\t%s\n", r->user_id, r->username, r->flags);
+		*ret = 0;
+	} else {
+		printf("%s\t%s\t%u\n", r->status == AUTH_FAIL ? "FAIL" : "TEMPFAIL", r->reason,
+		       r->retry_after);
+		*ret = r->status == AUTH_FAIL ? 1 : 3;
+	}
+}
+
+/* Exit 0 OK, 1 FAIL, 3 TEMPFAIL. */
+static int auth_command(struct config *config, int argc, char **argv)
+{
+	if (argc < 3 || argc > 6) {
+		usage(stderr);
+		return 2;
+	}
+	const char *path = auth_client_socket_path(config);
+	if (path == NULL) {
+		fprintf(stderr, "wdctl: the auth service has no unix listener\n");
+		return 1;
+	}
+	struct event_base *base = event_base_new();
+	struct auth_client *client = auth_client_create(base, path);
+	auth_client_set_timeout(client, (unsigned int)config->auth_settings.request_timeout);
+	struct auth_query q = { .username = argv[1], .secret = argv[2],
+				.service = argc > 3 ? argv[3] : "imap",
+				.remote_ip = argc > 4 ? argv[4] : "127.0.0.1",
+				.scope = argc > 5 ? argv[5] : NULL };
+	int ret = 3;
+	(void)auth_client_lookup(client, &q, auth_done, &ret);
+	while (auth_client_pending(client) > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	auth_client_free(&client);
+	event_base_free(base);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG, *sock = NULL;
@@ -229,6 +408,21 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (optind < argc && (strcmp(argv[optind], "user") == 0 || strcmp(argv[optind], "asp") == 0 ||
+			      strcmp(argv[optind], "totp") == 0 ||
+			      strcmp(argv[optind], "authlog") == 0 || strcmp(argv[optind], "auth") == 0)) {
+		struct config *config;
+		const char *error;
+		if (config_load_file(config_path, &config, &error) < 0) {
+			fprintf(stderr, "wdctl: %s\n", error);
+			return 1;
+		}
+		int ret = strcmp(argv[optind], "auth") == 0 ?
+			auth_command(config, argc - optind, argv + optind) :
+			store_command(config, argc - optind, argv + optind);
+		config_free(&config);
+		return ret;
 	}
 	if (optind + 1 != argc) {
 		usage(stderr);
