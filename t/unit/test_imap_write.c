@@ -105,9 +105,9 @@ START_TEST(write_parse_roundtrip)
 	srandom(3);
 	for (int round = 0; round < 3000; round++) {
 		size_t len = (size_t)(random() % 12);
-		const char *alphabet = "aZ09 \"\\(){}%*]\r\n\t\0\x7f\xc3\xbc~";
+		static const char alphabet[] = "aZ09 \"\\(){}%*]\r\n\t\0\x7f\xc3\xbc~";
 		for (size_t i = 0; i < len; i++)
-			s[i] = alphabet[random() % 25];
+			s[i] = alphabet[(size_t)random() % (sizeof(alphabet) - 1)];
 		unsigned int flags = round % 2 == 0 ? IMAP_WRITE_UTF8 : 0;
 		buffer_truncate(&line, 0);
 		buffer_append_str(&line, "t X ");
