@@ -1,148 +1,480 @@
-/* IMAP connections: line framing, the command table and the pre-auth
- * commands. Anything not implemented gets a tagged BAD, never a pretence. */
+/* IMAP connections: feeding lib/imap_parser from the connection's input,
+ * dispatching commands one at a time, continuation lines (IDLE DONE,
+ * AUTHENTICATE responses), store jobs and the worker-wide services
+ * (store threads, auth client, change beacons). */
 #include "imap_client.h"
+#include "auth_client.h"
+#include "config.h"
 #include "log.h"
+#include "mem.h"
+#include "notify.h"
+#include "pool.h"
+#include "workpool.h"
 
 #include <ctype.h>
-#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* RFC 7162 asks servers to accept lines of at least 8192 octets. */
-#define IMAP_MAX_LINE 65536
+#define IMAP_STORE_THREADS 4
 
-struct imap_cmd {
-	const char *name;
-	void (*fn)(struct conn *conn, const char *tag, const char *args);
+static struct {
+	const struct config *config;
+	struct workpool *pool;
+	struct auth_client *auth;
+	struct notify *notify;
+	struct imap_client *clients;
+	struct store_settings store_set;
+} w;
+
+const struct config *imap_config(void) { return w.config; }
+
+/* ---- store threads ---- */
+
+struct store_thread {
+	struct store *store;
 };
 
-static void capability_list(struct conn *conn)
+static void *store_thread_init(void *arg)
 {
-	conn_printf(conn, "IMAP4rev1%s LOGINDISABLED", conn_can_starttls(conn) ? " STARTTLS" : "");
+	return xcalloc(1, sizeof(struct store_thread));
 }
 
-static void cmd_capability(struct conn *conn, const char *tag, const char *args)
+static void store_thread_deinit(void *ctx)
 {
-	conn_printf(conn, "* CAPABILITY ");
-	capability_list(conn);
-	conn_printf(conn, "\r\n%s OK CAPABILITY completed\r\n", tag);
+	struct store_thread *t = ctx;
+	store_close(&t->store);
+	free(t);
 }
 
-static void cmd_noop(struct conn *conn, const char *tag, const char *args)
-{
-	conn_printf(conn, "%s OK NOOP completed\r\n", tag);
-}
+struct imap_job {
+	struct imap_client *client;
+	imap_job_run_fn *run;
+	void (*done)(void *job);
+	void (*free_job)(void *job);
+	void *job;
+};
 
-static void cmd_logout(struct conn *conn, const char *tag, const char *args)
-{
-	conn_printf(conn, "* BYE Logging out\r\n%s OK LOGOUT completed\r\n", tag);
-	conn_close(conn);
-}
+static void client_free(struct imap_client *c);
 
-static void cmd_starttls(struct conn *conn, const char *tag, const char *args)
+static void job_run(void *thread_ctx, void *arg)
 {
+	struct store_thread *t = thread_ctx;
+	struct imap_job *j = arg;
+	struct imap_job_status *st = j->job;
 	const char *error;
-	if (!conn_can_starttls(conn)) {
-		conn_printf(conn, "%s BAD STARTTLS not available%s\r\n", tag,
-			    conn_is_tls(conn) ? ": TLS is already active" : "");
+	/* opened lazily, and again after a failure: the store may come back */
+	if (t->store == NULL && store_open(&w.store_set, &t->store, &error) < 0) {
+		log_error("event=store_open_failed error=\"%s\"", error);
+		st->error = STORE_ERR_TEMPORARY;
+		snprintf(st->error_text, sizeof(st->error_text), "Mail store unavailable");
 		return;
 	}
-	conn_printf(conn, "%s OK Begin TLS negotiation now\r\n", tag);
-	if (conn_starttls(conn, &error) < 0) {
-		log_error("event=starttls_failed session=%s error=\"%s\"", conn_session_id(conn), error);
-		conn_close(conn);
+	j->run(t->store, j->job);
+}
+
+static void job_done(void *arg)
+{
+	struct imap_job *j = arg;
+	struct imap_client *c = j->client;
+	c->jobs--;
+	if (c->gone) {
+		if (j->free_job != NULL)
+			j->free_job(j->job);
+		if (c->jobs == 0)
+			client_free(c);
+	} else {
+		j->done(j->job);
+	}
+	free(j);
+}
+
+void imap_job(struct imap_client *client, imap_job_run_fn *run, void (*done)(void *job),
+	      void (*free_job)(void *job), void *job)
+{
+	struct imap_job *j = xcalloc(1, sizeof(*j));
+	j->client = client;
+	j->run = run;
+	j->done = done;
+	j->free_job = free_job;
+	j->job = job;
+	client->jobs++;
+	workpool_submit(w.pool, job_run, job_done, j);
+}
+
+void imap_job_failed(struct imap_job_status *st, struct store *store, const char *error)
+{
+	st->error = store_last_error(store);
+	if (st->error == STORE_OK)
+		st->error = STORE_ERR_INTERNAL;
+	snprintf(st->error_text, sizeof(st->error_text), "%s", error != NULL ? error : "failed");
+}
+
+/* ---- replies ---- */
+
+void imap_printf(struct imap_client *client, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct buffer b = BUFFER_INIT;
+	buffer_vprintf(&b, fmt, ap);
+	va_end(ap);
+	conn_write(client->conn, b.data, b.len);
+	buffer_free(&b);
+}
+
+void imap_write(struct imap_client *client, const void *data, size_t len)
+{
+	conn_write(client->conn, data, len);
+}
+
+static void client_input(struct conn *conn);
+
+void imap_cmd_end(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	c->busy = false;
+	c->idle_cmd = c->sasl_cmd = NULL;
+	pool_clear(c->cmd_pool);
+	if (!c->in_input && !c->gone && !conn_is_closing(c->conn))
+		client_input(c->conn);
+}
+
+/* Writes the tagged reply and lets the next command run. */
+static void cmd_finish(struct imap_cmd *cmd, const char *text)
+{
+	struct imap_client *c = cmd->client;
+	imap_printf(c, "%s %s\r\n", cmd->tag, text);
+	imap_cmd_end(cmd);
+}
+
+struct finish_ctx {
+	struct imap_cmd *cmd;
+	char *text;
+};
+
+static void finish_after_sync(void *arg)
+{
+	struct finish_ctx *f = arg;
+	cmd_finish(f->cmd, f->text);
+}
+
+void imap_cmd_done(struct imap_cmd *cmd, const char *text)
+{
+	struct imap_client *c = cmd->client;
+	const struct imap_command *def = imap_command_find(cmd->name);
+	/* other sessions' changes go out before the tagged reply where allowed */
+	if (c->state == IMAP_STATE_SELECTED && c->changed && !c->syncing) {
+		struct finish_ctx *f = pool_alloc(cmd->pool, sizeof(*f));
+		f->cmd = cmd;
+		f->text = pool_strdup(cmd->pool, text);
+		bool expunges = cmd->uid || def == NULL || !(def->flags & IMAP_CMD_NO_EXPUNGE);
+		imap_sync(c, expunges, finish_after_sync, f);
+		return;
+	}
+	cmd_finish(cmd, text);
+}
+
+void imap_cmd_donef(struct imap_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *copy = pool_strdup(cmd->pool, text);
+	free(text);
+	imap_cmd_done(cmd, copy);
+}
+
+void imap_cmd_store_error(struct imap_cmd *cmd, enum store_error error, const char *what)
+{
+	switch (error) {
+	case STORE_ERR_NOT_FOUND:
+		imap_cmd_donef(cmd, "NO [NONEXISTENT] %s", what != NULL ? what : "No such mailbox");
+		break;
+	case STORE_ERR_EXISTS:
+		imap_cmd_donef(cmd, "NO [ALREADYEXISTS] %s", what != NULL ? what : "Already exists");
+		break;
+	case STORE_ERR_OVER_QUOTA:
+		imap_cmd_done(cmd, "NO [OVERQUOTA] Quota exceeded");
+		break;
+	case STORE_ERR_INVALID:
+		imap_cmd_donef(cmd, "NO [CANNOT] %s", what != NULL ? what : "Invalid request");
+		break;
+	case STORE_ERR_TEMPORARY:
+		imap_cmd_done(cmd, "NO [UNAVAILABLE] Mail store temporarily unavailable, try again");
+		break;
+	default:
+		log_error("event=store_error session=%s error=\"%s\"", conn_session_id(cmd->client->conn),
+			  what != NULL ? what : "internal");
+		imap_cmd_done(cmd, "NO [SERVERBUG] Internal error");
 	}
 }
 
-static void cmd_login(struct conn *conn, const char *tag, const char *args)
-{
-	conn_printf(conn, "%s NO [PRIVACYREQUIRED] LOGIN is disabled\r\n", tag);
-}
+/* ---- command dispatch ---- */
 
-static const struct imap_cmd imap_commands[] = {
-	{ "CAPABILITY", cmd_capability },
-	{ "NOOP", cmd_noop },
-	{ "LOGOUT", cmd_logout },
-	{ "STARTTLS", cmd_starttls },
-	{ "LOGIN", cmd_login },
-};
-
-static bool tag_valid(const char *tag)
+static bool state_allows(struct imap_cmd *cmd, const struct imap_command *def)
 {
-	if (*tag == '\0')
+	struct imap_client *c = cmd->client;
+	if (cmd->uid && !(def->flags & IMAP_CMD_UID)) {
+		imap_cmd_done(cmd, "BAD This command has no UID form");
 		return false;
-	for (const unsigned char *p = (const unsigned char *)tag; *p != '\0'; p++)
-		if (*p <= ' ' || *p >= 0x7f || strchr("(){%*\"\\+", *p) != NULL)
-			return false;
+	}
+	if (c->state == IMAP_STATE_NOT_AUTH && !(def->flags & IMAP_CMD_NOT_AUTH)) {
+		imap_cmd_done(cmd, "BAD Log in first");
+		return false;
+	}
+	if (c->state != IMAP_STATE_NOT_AUTH && !(def->flags & (IMAP_CMD_AUTH | IMAP_CMD_SELECTED))) {
+		imap_cmd_done(cmd, "BAD Already authenticated");
+		return false;
+	}
+	if ((def->flags & IMAP_CMD_SELECTED) && !(def->flags & IMAP_CMD_AUTH) &&
+	    c->state != IMAP_STATE_SELECTED) {
+		imap_cmd_done(cmd, "BAD No mailbox selected");
+		return false;
+	}
 	return true;
 }
 
-static void imap_line(struct conn *conn, char *line)
+static void run_command(struct imap_client *c, const struct imap_parser_result *res)
 {
-	char *sp = strchr(line, ' ');
-	if (sp == NULL || !tag_valid((*sp = '\0', line))) {
-		conn_printf(conn, "* BAD Missing or invalid tag\r\n");
+	struct imap_cmd *cmd = pool_alloc(c->cmd_pool, sizeof(*cmd));
+	cmd->client = c;
+	cmd->pool = c->cmd_pool;
+	cmd->tag = res->tag;
+	cmd->args = res->args;
+	cmd->args_count = res->args_count;
+	char *name = pool_strdup(c->cmd_pool, res->name);
+	for (char *p = name; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	c->busy = true;
+	if (strcmp(name, "UID") == 0) {
+		const char *sub;
+		if (cmd->args_count == 0 || !imap_arg_get_atom(&cmd->args[0], &sub)) {
+			cmd->name = "UID";
+			imap_cmd_done(cmd, "BAD UID needs a command");
+			return;
+		}
+		name = pool_strdup(c->cmd_pool, sub);
+		for (char *p = name; *p != '\0'; p++)
+			*p = (char)toupper((unsigned char)*p);
+		cmd->uid = true;
+		cmd->args++;
+		cmd->args_count--;
+	}
+	cmd->name = name;
+	const struct imap_command *def = imap_command_find(name);
+	if (def == NULL) {
+		imap_cmd_done(cmd, "BAD Unknown or unsupported command");
 		return;
 	}
-	const char *tag = line;
-	char *name = sp + 1, *args = strchr(name, ' ');
-	if (args != NULL)
-		*args++ = '\0';
-	for (size_t i = 0; i < sizeof(imap_commands) / sizeof(imap_commands[0]); i++) {
-		if (strcasecmp(name, imap_commands[i].name) == 0) {
-			if (args != NULL && imap_commands[i].fn != cmd_login) {
-				conn_printf(conn, "%s BAD %s takes no arguments\r\n", tag, imap_commands[i].name);
-				return;
-			}
-			imap_commands[i].fn(conn, tag, args != NULL ? args : "");
-			return;
-		}
-	}
-	conn_printf(conn, "%s BAD Unknown or unsupported command\r\n", tag);
+	log_debug("event=command session=%s command=%s%s", conn_session_id(c->conn),
+		  cmd->uid ? "UID " : "", name);
+	if (state_allows(cmd, def))
+		def->fn(cmd);
 }
 
-static void imap_input(struct conn *conn)
+/* ---- input ---- */
+
+/* Lines that are no commands: IDLE's DONE, AUTHENTICATE responses. */
+static bool read_special_line(struct imap_client *c, struct evbuffer *in)
 {
+	size_t len;
+	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > 8192) {
+			imap_printf(c, "* BYE Line too long\r\n");
+			conn_close(c->conn);
+		}
+		return false;
+	}
+	if (c->idle_cmd != NULL)
+		imap_idle_line(c, line);
+	else
+		imap_sasl_line(c, line);
+	free(line);
+	return true;
+}
+
+static void parse_error(struct imap_client *c, const struct imap_parser_result *res,
+			const char *error)
+{
+	const char *tag = res->tag != NULL ? res->tag : "*";
+	if (res->error_code == IMAP_PARSER_ERROR_TOOBIG)
+		imap_printf(c, "%s NO [TOOBIG] %s\r\n", tag, error);
+	else
+		imap_printf(c, "%s BAD %s\r\n", tag, error);
+	if (res->fatal) {
+		imap_printf(c, "* BYE %s\r\n", error);
+		conn_close(c->conn);
+	}
+	pool_clear(c->cmd_pool);
+}
+
+static void client_input(struct conn *conn)
+{
+	struct imap_client *c = conn_context(conn);
 	struct evbuffer *in = conn_input(conn);
-	while (!conn_is_closing(conn)) {
-		size_t len;
-		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-		if (line == NULL) {
-			if (evbuffer_get_length(in) > IMAP_MAX_LINE) {
-				conn_printf(conn, "* BYE Line too long\r\n");
-				conn_close(conn);
-			}
-			return;
+	c->in_input = true;
+	while (!conn_is_closing(conn) && evbuffer_get_length(in) > 0) {
+		if (c->idle_cmd != NULL || c->sasl_cmd != NULL) {
+			if (!read_special_line(c, in))
+				break;
+			continue;
 		}
-		if (len > IMAP_MAX_LINE || memchr(line, '\0', len) != NULL)
-			conn_printf(conn, "* BAD Line too long or contains NUL\r\n");
-		else
-			imap_line(conn, line);
-		free(line);
+		if (c->busy)
+			break;
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		size_t used = 0;
+		struct imap_parser_result res;
+		const char *error = NULL;
+		int r = imap_parser_read(c->parser, c->cmd_pool, v.iov_base, v.iov_len, &used, &res,
+					 &error);
+		evbuffer_drain(in, used);
+		if (r == IMAP_PARSE_COMMAND) {
+			run_command(c, &res);
+		} else if (r == IMAP_PARSE_LITERAL) {
+			/* size limits were checked by the parser before any byte */
+			imap_parser_literal_accept(c->parser, false);
+			if (res.literal_sync)
+				imap_printf(c, "+ Ready for literal data\r\n");
+		} else if (r == IMAP_PARSE_ERROR) {
+			parse_error(c, &res, error);
+		}
+		/* NEED_MORE consumed this chunk; the loop looks at the next */
 	}
+	c->in_input = false;
 }
 
-static void imap_connected(struct conn *conn)
+/* ---- connections ---- */
+
+static void client_connected(struct conn *conn)
 {
-	conn_printf(conn, "* OK [CAPABILITY ");
-	capability_list(conn);
-	conn_printf(conn, "] wildduck-c ready\r\n");
+	struct imap_client *c = xcalloc(1, sizeof(*c));
+	c->conn = conn;
+	c->cmd_pool = pool_create(4096);
+	struct imap_parser_settings set;
+	imap_parser_settings_init(&set);
+	c->parser = imap_parser_create(&set);
+	conn_set_context(conn, c);
+	c->next = w.clients;
+	if (w.clients != NULL)
+		w.clients->prev = c;
+	w.clients = c;
+	struct buffer caps = BUFFER_INIT;
+	imap_capabilities(c, &caps);
+	imap_printf(c, "* OK [CAPABILITY %s] wildduck-c ready\r\n", buffer_cstr(&caps));
+	buffer_free(&caps);
 }
 
-static void imap_shutdown(struct conn *conn)
+static void client_free(struct imap_client *c)
 {
-	conn_printf(conn, "* BYE Server shutting down\r\n");
+	imap_parser_destroy(&c->parser);
+	pool_destroy(&c->cmd_pool);
+	imap_view_free(&c->view);
+	free(c->username);
+	free(c);
 }
 
-static void imap_timeout(struct conn *conn)
+static void client_destroyed(struct conn *conn)
 {
-	conn_printf(conn, "* BYE Idle timeout, closing connection\r\n");
+	struct imap_client *c = conn_context(conn);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w.clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	auth_request_cancel(&c->auth);
+	c->gone = true;
+	if (c->jobs == 0)
+		client_free(c);
+	/* else the last job_done frees it */
+}
+
+static void client_shutdown(struct conn *conn)
+{
+	imap_printf(conn_context(conn), "* BYE Server shutting down\r\n");
+}
+
+static void client_timeout(struct conn *conn)
+{
+	imap_printf(conn_context(conn), "* BYE Idle timeout, closing connection\r\n");
 }
 
 const struct conn_handler imap_conn_handler = {
-	.connected = imap_connected,
-	.input = imap_input,
-	.shutdown = imap_shutdown,
-	.timeout = imap_timeout,
+	.connected = client_connected,
+	.input = client_input,
+	.shutdown = client_shutdown,
+	.timeout = client_timeout,
+	.destroyed = client_destroyed,
 };
+
+/* ---- the worker ---- */
+
+static void notified(const char *user_id, void *ctx)
+{
+	for (struct imap_client *c = w.clients; c != NULL; c = c->next) {
+		if (c->state != IMAP_STATE_SELECTED || strcmp(c->user_id, user_id) != 0)
+			continue;
+		c->changed = true;
+		if (c->idle_cmd != NULL && !c->syncing)
+			imap_sync(c, true, NULL, NULL);
+	}
+}
+
+void imap_notify_changed(const char *user_id)
+{
+	notify_publish(w.notify, user_id);
+}
+
+int imap_worker_start(struct event_base *base, const struct config *config, const char **error_r)
+{
+	w.config = config;
+	w.store_set.driver = config->store.driver;
+	w.store_set.path = config->store.sqlite_path;
+	struct workpool_settings ws = {
+		.threads = IMAP_STORE_THREADS,
+		.thread_init = store_thread_init,
+		.thread_deinit = store_thread_deinit,
+	};
+	w.pool = workpool_create(base, &ws);
+	const char *auth_path = auth_client_socket_path((struct config *)config);
+	if (auth_path != NULL)
+		w.auth = auth_client_create(base, auth_path);
+	char *dir = xasprintf("%s/notify", config->data_dir);
+	w.notify = notify_create(base, dir, notified, NULL, error_r);
+	free(dir);
+	return w.notify == NULL ? -1 : 0;
+}
+
+void imap_worker_stop(void)
+{
+	workpool_destroy(&w.pool);
+	auth_client_free(&w.auth);
+	notify_free(&w.notify);
+}
+
+struct imap_client *imap_clients(void)
+{
+	return w.clients;
+}
+
+struct auth_client *imap_auth_client(void)
+{
+	return w.auth;
+}
+
+void imap_client_logged_in(struct imap_client *client, const char *user_id, const char *username)
+{
+	snprintf(client->user_id, sizeof(client->user_id), "%s", user_id);
+	free(client->username);
+	client->username = xstrdup(username);
+	client->state = IMAP_STATE_AUTH;
+	log_info("event=login session=%s user=%s ip=%s", conn_session_id(client->conn), username,
+		 conn_remote_ip(client->conn));
+}

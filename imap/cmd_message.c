@@ -1,0 +1,2 @@
+#include "imap_client.h"
+const struct imap_command imap_message_commands[] = { { NULL, NULL, 0 } };
