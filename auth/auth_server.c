@@ -195,13 +195,15 @@ static void handle_line(struct auth_conn *ac, char *line, size_t len)
 	char idbuf[ID_MAX + 1];
 	char *f[IPC_MAX_FIELDS];
 	const char *error;
+	/* before splitting: a failed split leaves the line half unescaped */
+	const char *rid = raw_id(line, idbuf);
 	if (memchr(line, '\0', len) != NULL) {
-		reply(conn, "FAIL", raw_id(line, idbuf), "badinput", NULL);
+		reply(conn, "FAIL", rid, "badinput", NULL);
 		return;
 	}
 	int n = ipc_line_split(line, f, IPC_MAX_FIELDS, &error);
 	if (n < 0) {
-		reply(conn, "FAIL", raw_id(line, idbuf), "badinput", NULL);
+		reply(conn, "FAIL", rid, "badinput", NULL);
 		return;
 	}
 	if (n < 2 || strcmp(f[0], "AUTH") != 0 || strlen(f[1]) > ID_MAX || f[1][0] == '\0') {
