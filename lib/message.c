@@ -115,7 +115,8 @@ void message_prepared_free(struct message_prepared **preparedp)
 		return;
 	*preparedp = NULL;
 	mime_store_split_result_free(&p->split);
-	pool_destroy(&p->pool);
+	struct pool *pool = p->pool;	/* p lives in it */
+	pool_destroy(&pool);
 }
 
 int store_message_append_prepared(struct store *store, const char *mailbox_id,
