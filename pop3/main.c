@@ -1,0 +1,71 @@
+/* wd-pop3: the POP3 service (RFC 1939), started by wildduck(8). */
+#include "auth_client.h"
+#include "daemon.h"
+#include "log.h"
+#include "pop3.h"
+#include "store.h"
+#include "workpool.h"
+
+struct workpool *pop3_workpool;
+struct auth_client *pop3_auth;
+unsigned int pop3_max_messages;
+
+static void *store_thread_init(void *arg)
+{
+	const struct config *config = arg;
+	struct store_settings set = {
+		.driver = config->store.driver,
+		.path = config->store.sqlite_path,
+	};
+	struct store *store;
+	const char *error;
+	if (store_open(&set, &store, &error) < 0) {
+		log_error("event=store_open_failed error=\"%s\"", error);
+		return NULL;
+	}
+	return store;
+}
+
+static void store_thread_deinit(void *ctx)
+{
+	struct store *store = ctx;
+	store_close(&store);
+}
+
+static int pop3_start(struct event_base *base, const struct config *config,
+		      const char **error_r)
+{
+	const char *path = auth_client_socket_path((struct config *)config);
+	if (path == NULL) {
+		*error_r = "no unix listener of the auth service: POP3 cannot authenticate";
+		return -1;
+	}
+	pop3_auth = auth_client_create(base, path);
+	pop3_max_messages = (unsigned int)config->pop3_settings.max_messages;
+	struct workpool_settings ws = {
+		.threads = config->pop3_settings.store_threads,
+		.thread_init = store_thread_init,
+		.thread_deinit = store_thread_deinit,
+		.arg = (void *)config,
+	};
+	pop3_workpool = workpool_create(base, &ws);
+	return 0;
+}
+
+static void pop3_deinit(void)
+{
+	workpool_destroy(&pop3_workpool);
+	auth_client_free(&pop3_auth);
+}
+
+static const struct daemon_settings pop3_daemon = {
+	.name = "pop3",
+	.handler = &pop3_conn_handler,
+	.start = pop3_start,
+	.deinit = pop3_deinit,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(argc, argv, &pop3_daemon);
+}

@@ -1,0 +1,55 @@
+/* wd-pop3 internals: the store thread pool, the auth client and the store
+ * jobs of a POP3 session (listing at login, message retrieval, the UPDATE
+ * state at QUIT). */
+#ifndef WD_POP3_H
+#define WD_POP3_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "conn.h"
+#include "store.h"
+
+struct auth_client;
+struct workpool;
+
+extern struct workpool *pop3_workpool;
+extern struct auth_client *pop3_auth;
+extern unsigned int pop3_max_messages;
+extern const struct conn_handler pop3_conn_handler;
+
+struct pop3_msg {
+	uint32_t uid;
+	char id[STORE_ID_SIZE];
+	uint64_t size;
+	bool seen;			/* \Seen already in the store */
+	bool deleted;			/* DELE in this session */
+	bool retrieved;			/* RETR in this session: \Seen at QUIT */
+};
+
+enum pop3_job_kind {
+	POP3_JOB_LOAD,			/* INBOX listing, Trash id */
+	POP3_JOB_FETCH,			/* rebuild one message */
+	POP3_JOB_UPDATE,		/* QUIT: \Seen and moves to Trash */
+};
+
+struct pop3_job {
+	enum pop3_job_kind kind;
+	void *session;
+	char user[STORE_ID_SIZE];
+	/* LOAD results; UPDATE input */
+	char inbox[STORE_ID_SIZE], trash[STORE_ID_SIZE];
+	struct pop3_msg *msgs;		/* malloc()ed */
+	unsigned int count;
+	/* FETCH */
+	char message_id[STORE_ID_SIZE];
+	struct buffer out;
+	/* all */
+	int ret;
+	char error[256];
+};
+
+void pop3_job_run(void *thread_ctx, void *job);
+
+#endif
