@@ -350,6 +350,31 @@ static void client_input(struct conn *conn)
 	c->in_input = false;
 }
 
+/* ---- output flow control ---- */
+
+#define OUTPUT_RESUME_BYTES (256 * 1024)
+
+static void client_drained(struct conn *conn)
+{
+	struct imap_client *c = conn_context(conn);
+	if (c->drained_cb == NULL || conn_output_pending(conn) > OUTPUT_RESUME_BYTES)
+		return;
+	void (*cb)(struct imap_client *, void *) = c->drained_cb;
+	c->drained_cb = NULL;
+	cb(c, c->drained_ctx);
+}
+
+void imap_when_output_drained(struct imap_client *c,
+			      void (*cb)(struct imap_client *client, void *ctx), void *ctx)
+{
+	if (conn_output_pending(c->conn) <= OUTPUT_RESUME_BYTES) {
+		cb(c, ctx);
+		return;
+	}
+	c->drained_cb = cb;
+	c->drained_ctx = ctx;
+}
+
 /* ---- connections ---- */
 
 static void client_connected(struct conn *conn)
@@ -359,6 +384,7 @@ static void client_connected(struct conn *conn)
 	c->cmd_pool = pool_create(4096);
 	struct imap_parser_settings set;
 	imap_parser_settings_init(&set);
+	set.max_literal_size = (uint64_t)w.config->imap_settings.max_message_size;
 	c->parser = imap_parser_create(&set);
 	conn_set_context(conn, c);
 	c->next = w.clients;
@@ -412,6 +438,7 @@ const struct conn_handler imap_conn_handler = {
 	.shutdown = client_shutdown,
 	.timeout = client_timeout,
 	.destroyed = client_destroyed,
+	.output_drained = client_drained,
 };
 
 /* ---- the worker ---- */

@@ -52,9 +52,16 @@ struct imap_client {
 	struct auth_request *auth;
 	/* IDLE: the command waiting for DONE */
 	struct imap_cmd *idle_cmd;
+	/* modseqs of this session's own flag changes: the journal echo of
+	 * them is not sent back (a small ring) */
+	uint64_t own_modseqs[16];
+	unsigned int own_next;
 	/* changes announced by a beacon, not yet read from the journal */
 	bool changed;
 	bool syncing;
+	/* a producer waiting until the client read its output */
+	void (*drained_cb)(struct imap_client *client, void *ctx);
+	void *drained_ctx;
 	/* AUTHENTICATE waiting for the client's response line */
 	struct imap_cmd *sasl_cmd;
 };
@@ -110,6 +117,11 @@ void imap_cmd_end(struct imap_cmd *cmd);
 void imap_idle_line(struct imap_client *client, const char *line);
 void imap_sasl_line(struct imap_client *client, const char *line);
 
+/* Calls cb once the output buffer is below the low watermark (at once,
+ * from the loop, if it already is): FETCH batches wait for slow readers. */
+void imap_when_output_drained(struct imap_client *client,
+			      void (*cb)(struct imap_client *client, void *ctx), void *ctx);
+
 /* --- store jobs --- */
 /* Every job struct starts with this; a job whose store could not be
  * opened never runs and comes back with error TEMPORARY. */
@@ -153,13 +165,16 @@ void imap_sync(struct imap_client *client, bool expunges, void (*done)(void *ctx
  * with *error_r on a bad name. INBOX is matched without case. */
 const char *imap_mailbox_from_client(struct imap_client *client, struct pool *pool,
 				     const char *name, const char **error_r);
-/* An IMAP string: quoted, or a literal when quoting cannot carry it. */
-void imap_append_string(struct buffer *out, const char *s, bool utf8);
 /* A store path as the client wants to see it, as an IMAP string. */
 void imap_mailbox_to_client(struct imap_client *client, const char *path, struct buffer *out);
 void imap_view_free(struct imap_view **view);
 /* The sequence number of uid, 0 if not in the view. */
 uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
+/* Resolves a sequence set (a UID set for UID commands) against the view
+ * into store UID ranges of messages in the view, from pool; -1 with a
+ * reason for BAD. An empty result is no error for UID commands. */
+int imap_view_ranges(struct imap_cmd *cmd, const char *set, struct store_uid_range **ranges_r,
+		     unsigned int *count_r, const char **error_r);
 /* Adds a uid larger than all in the view (others are ignored). */
 void imap_view_append(struct imap_view *view, uint32_t uid);
 void imap_view_remove_seq(struct imap_view *view, uint32_t seq);

@@ -3,6 +3,7 @@
  * without case, and IMAP quoting of names in replies. */
 #include "imap_client.h"
 #include "buffer.h"
+#include "imap_write.h"
 #include "mutf7.h"
 #include "pool.h"
 
@@ -43,35 +44,9 @@ const char *imap_mailbox_from_client(struct imap_client *c, struct pool *pool, c
 	return path;
 }
 
-/* An IMAP string: quoted, or a literal when quoting cannot carry it. */
-void imap_append_string(struct buffer *out, const char *s, bool utf8)
-{
-	bool literal = false;
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		literal |= *p == '\r' || *p == '\n' || (*p >= 0x80 && !utf8);
-	if (literal) {
-		buffer_printf(out, "{%zu}\r\n%s", strlen(s), s);
-		return;
-	}
-	buffer_append_c(out, '"');
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			buffer_append_c(out, '\\');
-		buffer_append_c(out, (unsigned char)*p);
-	}
-	buffer_append_c(out, '"');
-}
-
 void imap_mailbox_to_client(struct imap_client *c, const char *path, struct buffer *out)
 {
-	if (c->utf8) {
-		imap_append_string(out, path, true);
-		return;
-	}
-	struct buffer enc = BUFFER_INIT;
 	const char *error;
-	if (mutf7_encode(path, strlen(path), &enc, &error) < 0)
-		buffer_append_str(&enc, path); /* stored names are valid UTF-8 */
-	imap_append_string(out, buffer_cstr(&enc), false);
-	buffer_free(&enc);
+	if (imap_write_mailbox(out, path, c->utf8 ? IMAP_WRITE_UTF8 : 0, &error) < 0)
+		imap_write_str(out, path, IMAP_WRITE_UTF8); /* stored names are UTF-8 */
 }

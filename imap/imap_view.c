@@ -4,6 +4,7 @@
 #include "imap_client.h"
 #include "log.h"
 #include "mem.h"
+#include "imap_seqset.h"
 #include "pool.h"
 
 #include <stdlib.h>
@@ -108,6 +109,14 @@ static void sync_free(void *arg)
 	free(j);
 }
 
+static bool own_change(const struct imap_client *c, uint64_t modseq)
+{
+	for (unsigned int i = 0; i < sizeof(c->own_modseqs) / sizeof(c->own_modseqs[0]); i++)
+		if (c->own_modseqs[i] == modseq)
+			return true;
+	return false;
+}
+
 /* Applies the entries in modseq order; stops before an EXPUNGE that may
  * not be sent now, so it is read again at the next sync. */
 static void sync_apply(struct imap_client *c, struct sync_job *j)
@@ -129,7 +138,7 @@ static void sync_apply(struct imap_client *c, struct sync_job *j)
 			uint32_t n = v->count;
 			imap_view_append(v, e->uid);
 			exists |= v->count != n;
-		} else if (e->command == STORE_JOURNAL_FLAGS && seq > 0) {
+		} else if (e->command == STORE_JOURNAL_FLAGS && seq > 0 && !own_change(c, e->modseq)) {
 			imap_printf(c, "* %u FETCH (UID %u FLAGS (%s)", seq, e->uid, e->flags);
 			if (c->condstore)
 				imap_printf(c, " MODSEQ (%llu)", (unsigned long long)e->modseq);
@@ -180,4 +189,63 @@ void imap_sync(struct imap_client *c, bool expunges, void (*done)(void *ctx), vo
 	c->syncing = true;
 	c->changed = false; /* a beacon arriving now sets it again */
 	imap_job(c, sync_run, sync_done, sync_free, j);
+}
+
+/* Appends uid to a range list, merging with the last range. */
+static void ranges_add(struct store_uid_range **r, unsigned int *n, unsigned int *cap, uint32_t uid)
+{
+	if (*n > 0 && (*r)[*n - 1].last + 1 == uid) {
+		(*r)[*n - 1].last = uid;
+		return;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*r = xrealloc(*r, *cap * sizeof(**r));
+	}
+	(*r)[(*n)++] = (struct store_uid_range){ uid, uid };
+}
+
+int imap_view_ranges(struct imap_cmd *cmd, const char *str, struct store_uid_range **ranges_r,
+		     unsigned int *count_r, const char **error_r)
+{
+	struct imap_view *v = cmd->client->view;
+	struct imap_seqset set;
+	if (imap_seqset_parse(cmd->pool, str, &set, error_r) < 0)
+		return -1;
+	uint32_t max = cmd->uid ? (v->count > 0 ? v->uids[v->count - 1] : 0) : v->count;
+	if (!cmd->uid && v->count == 0) {
+		/* "1:*" in an empty mailbox: nothing, rather than an error */
+		*ranges_r = pool_alloc(cmd->pool, sizeof(**ranges_r));
+		*count_r = 0;
+		return 0;
+	}
+	if (!cmd->uid) {
+		for (unsigned int i = 0; i < set.count; i++) {
+			if (set.ranges[i].lo > v->count || set.ranges[i].hi > v->count) {
+				*error_r = "Invalid message sequence number";
+				return -1;
+			}
+		}
+	}
+	imap_seqset_resolve(&set, max);
+	struct store_uid_range *r = NULL;
+	unsigned int n = 0, cap = 0;
+	struct imap_seqset_iter it;
+	uint32_t x;
+	imap_seqset_iter_init(&set, &it);
+	if (cmd->uid) {
+		/* walk the view, not the set: "1:4294967295" must stay cheap */
+		for (uint32_t i = 0; i < v->count; i++)
+			if (imap_seqset_contains(&set, v->uids[i]))
+				ranges_add(&r, &n, &cap, v->uids[i]);
+	} else {
+		while (imap_seqset_next(&set, &it, &x))
+			ranges_add(&r, &n, &cap, v->uids[x - 1]);
+	}
+	*ranges_r = pool_alloc(cmd->pool, (n ? n : 1) * sizeof(*r));
+	if (n > 0)
+		memcpy(*ranges_r, r, n * sizeof(*r));
+	free(r);
+	*count_r = n;
+	return 0;
 }
