@@ -292,12 +292,12 @@ static void cmd_authenticate(struct imap_cmd *cmd)
 }
 
 const struct imap_command imap_auth_commands[] = {
-	{ "CAPABILITY", cmd_capability, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH },
-	{ "LOGOUT", cmd_logout, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH },
-	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOT_AUTH },
+	{ "CAPABILITY", cmd_capability, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH | IMAP_CMD_NO_ARGS },
+	{ "LOGOUT", cmd_logout, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH | IMAP_CMD_NO_ARGS },
+	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOT_AUTH | IMAP_CMD_NO_ARGS },
 	{ "ID", cmd_id, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH },
 	{ "ENABLE", cmd_enable, IMAP_CMD_AUTH },
-	{ "NAMESPACE", cmd_namespace, IMAP_CMD_AUTH },
+	{ "NAMESPACE", cmd_namespace, IMAP_CMD_AUTH | IMAP_CMD_NO_ARGS },
 	{ "LOGIN", cmd_login, IMAP_CMD_NOT_AUTH },
 	{ "AUTHENTICATE", cmd_authenticate, IMAP_CMD_NOT_AUTH },
 	{ NULL, NULL, 0 },

@@ -252,10 +252,10 @@ void imap_idle_line(struct imap_client *c, const char *line)
 const struct imap_command imap_select_commands[] = {
 	{ "SELECT", cmd_select, IMAP_CMD_AUTH },
 	{ "EXAMINE", cmd_select, IMAP_CMD_AUTH },
-	{ "CLOSE", cmd_close, IMAP_CMD_SELECTED },
-	{ "UNSELECT", cmd_close, IMAP_CMD_SELECTED },
-	{ "CHECK", cmd_noop, IMAP_CMD_SELECTED },
-	{ "NOOP", cmd_noop, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH },
-	{ "IDLE", cmd_idle, IMAP_CMD_AUTH },
+	{ "CLOSE", cmd_close, IMAP_CMD_SELECTED | IMAP_CMD_NO_ARGS },
+	{ "UNSELECT", cmd_close, IMAP_CMD_SELECTED | IMAP_CMD_NO_ARGS },
+	{ "CHECK", cmd_noop, IMAP_CMD_SELECTED | IMAP_CMD_NO_ARGS },
+	{ "NOOP", cmd_noop, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH | IMAP_CMD_NO_ARGS },
+	{ "IDLE", cmd_idle, IMAP_CMD_AUTH | IMAP_CMD_NO_ARGS },
 	{ NULL, NULL, 0 },
 };

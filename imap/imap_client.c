@@ -218,6 +218,10 @@ void imap_cmd_store_error(struct imap_cmd *cmd, enum store_error error, const ch
 static bool state_allows(struct imap_cmd *cmd, const struct imap_command *def)
 {
 	struct imap_client *c = cmd->client;
+	if ((def->flags & IMAP_CMD_NO_ARGS) && cmd->args_count > 0) {
+		imap_cmd_donef(cmd, "BAD %s takes no arguments", cmd->name);
+		return false;
+	}
 	if (cmd->uid && !(def->flags & IMAP_CMD_UID)) {
 		imap_cmd_done(cmd, "BAD This command has no UID form");
 		return false;

@@ -87,6 +87,7 @@ enum imap_cmd_flags {
 	IMAP_CMD_UID      = 1 << 3, /* has a UID form */
 	/* ends the sync of other sessions' changes: no EXPUNGE after it (RFC 3501 §7.4.1) */
 	IMAP_CMD_NO_EXPUNGE = 1 << 4,
+	IMAP_CMD_NO_ARGS  = 1 << 5, /* takes no arguments */
 };
 
 struct imap_command {

@@ -29,8 +29,8 @@ class PreAuth(unittest.TestCase):
     def test_capability_noop_logout(self):
         sock, conn = self.session()
         lines = conn.command("a1", "CAPABILITY")
-        self.assertEqual(lines, ["* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED",
-                                 "a1 OK CAPABILITY completed"])
+        self.assertEqual(lines, ["* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE "
+                                 "STARTTLS AUTH=PLAIN AUTH=LOGIN", "a1 OK CAPABILITY completed"])
         self.assertEqual(conn.command("a2", "noop"), ["a2 OK NOOP completed"])
         self.assertEqual(conn.command("a3", "LOGOUT"), ["* BYE Logging out", "a3 OK LOGOUT completed"])
         self.assertEqual(sock.recv(10), b"")  # closed after LOGOUT
@@ -39,10 +39,10 @@ class PreAuth(unittest.TestCase):
         sock, conn = self.session()
         self.assertEqual(conn.command("a1", "FROBNICATE"), ["a1 BAD Unknown or unsupported command"])
         self.assertEqual(conn.command("a2", "NOOP extra"), ["a2 BAD NOOP takes no arguments"])
-        conn.send("\r\n")
-        self.assertEqual(conn.readline(), "* BAD Missing or invalid tag")
         conn.send("a+b NOOP\r\n")
-        self.assertEqual(conn.readline(), "* BAD Missing or invalid tag")
+        self.assertTrue(conn.readline().startswith("* BAD "))
+        conn.send('a5 "unbalanced\r\n')
+        self.assertTrue(conn.readline().startswith("a5 BAD "))
         lines = conn.command("a3", 'LOGIN "user" "pass"')
         self.assertTrue(lines[-1].startswith("a3 NO "), lines)
         self.assertEqual(conn.command("a4", "NOOP"), ["a4 OK NOOP completed"])
@@ -71,7 +71,8 @@ class PreAuth(unittest.TestCase):
         tls = self._insecure().wrap_socket(sock, server_hostname="mail.example.test")
         conn = Lines(tls)
         self.assertEqual(conn.command("a1", "CAPABILITY"),
-                         ["* CAPABILITY IMAP4rev1 LOGINDISABLED", "a1 OK CAPABILITY completed"])
+                         ["* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE "
+                          "AUTH=PLAIN AUTH=LOGIN", "a1 OK CAPABILITY completed"])
         tls.settimeout(0.3)
         self.assertRaises(socket.timeout, tls.recv, 100)  # nothing for "injected"
         self.assertEqual(conn.command("a2", "STARTTLS"),
@@ -80,7 +81,7 @@ class PreAuth(unittest.TestCase):
 
     def test_implicit_tls(self):
         sock, conn = self.session(tls=True)
-        self.assertEqual(conn.command("a1", "CAPABILITY")[0], "* CAPABILITY IMAP4rev1 LOGINDISABLED")
+        self.assertNotIn("STARTTLS", conn.command("a1", "CAPABILITY")[0])
         sock.close()
 
     def test_tls_client_vanishing_does_not_hurt(self):
@@ -103,7 +104,10 @@ class PreAuth(unittest.TestCase):
         except (BrokenPipeError, ConnectionResetError):
             pass
         try:
-            self.assertEqual(conn.readline(), "* BYE Line too long")
+            line = conn.readline()
+            if line.startswith("* BAD"):
+                line = conn.readline()
+            self.assertTrue(line.startswith("* BYE "), line)
         except (ConnectionResetError, ConnectionError):
             pass  # the reset may overtake the BYE; the point is the disconnect
         sock.close()
@@ -118,6 +122,26 @@ class PreAuth(unittest.TestCase):
             time.sleep(0.001)
         self.assertEqual(conn.readline(), "a1 OK NOOP completed")
         sock.close()
+
+
+class PlaintextPolicy(unittest.TestCase):
+    def test_logindisabled_without_tls(self):
+        with Suite(tls=True, imap_workers=1, imap__plaintext_login="never") as suite:
+            sock = suite.connect()
+            conn = Lines(sock)
+            self.assertIn("LOGINDISABLED", conn.readline())
+            lines = conn.command("a1", "LOGIN user pass")
+            self.assertTrue(lines[-1].startswith("a1 NO [PRIVACYREQUIRED]"), lines)
+            lines = conn.command("a2", "AUTHENTICATE PLAIN AHVzZXIAcGFzcw==")
+            self.assertTrue(lines[-1].startswith("a2 NO [PRIVACYREQUIRED]"), lines)
+            conn.command("a3", "STARTTLS")
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            tls = Lines(ctx.wrap_socket(sock, server_hostname="mail.example.test"))
+            caps = tls.command("a4", "CAPABILITY")[0]
+            self.assertIn("AUTH=PLAIN", caps)
+            self.assertNotIn("LOGINDISABLED", caps)
 
 
 class Limits(unittest.TestCase):
