@@ -12,6 +12,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,6 +168,13 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	struct conn_server *server = l->server;
 	struct bufferevent *bev;
 	SSL *ssl = NULL;
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		/* replies to pipelined commands go out as they are ready: with
+		 * Nagle, a reply written after a store job waits for the
+		 * client's delayed ACK of the previous one (40 ms) */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (l->tls) {
 		ssl = tls_server_new_ssl(server->set.tls);
 		if (ssl == NULL) {
