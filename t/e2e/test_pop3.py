@@ -4,9 +4,11 @@ checked by wd-auth."""
 import base64
 import os
 import poplib
+import shutil
 import smtplib
 import socket
 import ssl
+import subprocess
 import time
 import unittest
 
@@ -169,6 +171,30 @@ class Pop3(LmtpBase):
         p._putcmd(base64.b64encode(b"sasl\0sasl\0wrong").decode())
         self.assertTrue(p._getline()[0].startswith(b"-ERR [AUTH]"))
         p.quit()
+
+    def test_fetchmail(self):
+        if shutil.which("fetchmail") is None:
+            self.skipTest("fetchmail is not installed")
+        uid = self.mailbox("fetcher")
+        host, port = self.suite.address("pop3")
+        rc = os.path.join(self.suite.dir, "fetchmailrc")
+        out = os.path.join(self.suite.dir, "fetched.mbox")
+        with open(rc, "w") as f:
+            f.write(f"poll {host} service {port} protocol POP3 uidl\n"
+                    f"  user fetcher password secret-pw is root here\n"
+                    f"  no sslcertck\n"
+                    f"  mda \"/bin/sh -c 'cat >> {out}'\"\n")
+        os.chmod(rc, 0o600)
+        r = subprocess.run(["fetchmail", "-f", rc, "-i", os.path.join(self.suite.dir, "ids"),
+                            "--nosyslog", "--nodetach"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, HOME=self.suite.dir))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(out, "rb") as f:
+            fetched = f.read()
+        for i in range(3):
+            self.assertIn(b"Subject: msg %d" % i, fetched)
+        self.assertEqual(self.messages(uid), [])  # fetched and deleted: to Trash
+        self.assertEqual(len(self.messages(uid, "Trash")), 3)
 
     def test_capa_stls_and_implicit_tls(self):
         self.mailbox("secure", count=1)
