@@ -180,7 +180,8 @@ static void list_one(struct imap_client *c, const struct mbox_job *j, const stru
 	bool lsub = req->flags & LIST_LSUB;
 	if ((lsub || (req->flags & LIST_SELECT_SUBSCRIBED)) && !mb->subscribed)
 		return;
-	if ((req->flags & LIST_SELECT_SPECIAL) && mb->special_use == STORE_SPECIAL_NONE)
+	if ((req->flags & LIST_SELECT_SPECIAL) &&
+	    (mb->special_use == STORE_SPECIAL_NONE || mb->special_use == STORE_SPECIAL_INBOX))
 		return;
 	bool match = false;
 	for (unsigned int i = 0; i < req->npatterns && !match; i++) {
