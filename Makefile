@@ -106,7 +106,7 @@ $(BUILD)/t/bench/%: t/bench/%.c $(LIBWD)
 DEB_PKGS = gcc make pkg-config python3 libssl-dev libevent-dev libmongoc-dev libbson-dev \
 	   libhiredis-dev zlib1g-dev libidn2-dev libyaml-dev check libsqlite3-dev \
 	   libunistring-dev libjansson-dev libcrypt-dev libargon2-dev libzstd-dev \
-	   redis-server sqlite3 openssl fetchmail
+	   redis-server sqlite3 openssl fetchmail isync
 deps:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null | \
 		awk '$$4 != "installed" {print $$1}'; \
