@@ -539,4 +539,51 @@ int store_authlog_list(struct store *store, const char *user_id, int64_t now,
 int store_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r,
 			const char **error_r);
 
+/* ---- API: listings, access tokens, the user-wide journal (store_api.c) ---- */
+
+/* Users ordered by id, at most limit (1..1000): after after_id (NULL: from
+ * the first) ascending, or with backwards before after_id descending (for
+ * a "previous" page). */
+int store_user_list(struct store *store, const char *after_id, bool backwards,
+		    unsigned int limit, struct pool *pool, struct store_user **users_r,
+		    unsigned int *count_r, const char **error_r);
+int store_user_count(struct store *store, uint64_t *count_r, const char **error_r);
+
+/* At most limit messages of the mailbox with uid in [first, last], newest
+ * (highest uid) first when descending, each passed to callback as in
+ * store_message_list(). */
+int store_message_page(struct store *store, const char *mailbox_id, uint32_t first,
+		       uint32_t last, bool descending, unsigned int limit,
+		       store_message_cb *callback, void *context, const char **error_r);
+/* The tree blob of a message alone (no attachment bytes), from pool. */
+int store_message_tree(struct store *store, const char *message_id, struct pool *pool,
+		       const unsigned char **tree_r, size_t *len_r, const char **error_r);
+
+/* An API access token of a user, kept as its hash (the token itself is
+ * shown once); expires is unix seconds. */
+int store_token_add(struct store *store, const char *user_id, const char *token_hash,
+		    int64_t expires, const char **error_r);
+/* The user of a token not expired at now; NOT_FOUND otherwise. */
+int store_token_get(struct store *store, const char *token_hash, int64_t now,
+		    char user_id_r[STORE_ID_SIZE], const char **error_r);
+int store_token_delete(struct store *store, const char *token_hash, const char **error_r);
+
+/* A journal entry of any mailbox of a user, with its position in the
+ * user's journal (increasing; the SQLite driver uses the row id, a MongoDB
+ * driver may keep a per-user sequence). */
+struct store_journal_user_entry {
+	int64_t position;
+	char mailbox[STORE_ID_SIZE];
+	struct store_journal_entry entry;
+};
+typedef int store_journal_user_cb(const struct store_journal_user_entry *entry, void *context);
+/* Entries of the user's mailboxes after position, in position order, at
+ * most limit; the callback may stop early with non-zero. */
+int store_journal_user_since(struct store *store, const char *user_id, int64_t after,
+			     unsigned int limit, store_journal_user_cb *callback, void *context,
+			     const char **error_r);
+/* The position of the user's newest journal entry (0 if none). */
+int store_journal_user_last(struct store *store, const char *user_id, int64_t *position_r,
+			    const char **error_r);
+
 #endif

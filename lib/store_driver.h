@@ -119,6 +119,27 @@ struct store_driver {
 			    unsigned int limit, struct pool *pool,
 			    struct store_authlog_entry **entries_r, unsigned int *count_r);
 	int (*authlog_purge)(struct store *store, int64_t now, unsigned int *purged_r);
+
+	/* API (store_api.c); message_page and message_tree may be NULL (the
+	 * dispatcher then falls back to message_list / message_content) */
+	int (*user_list)(struct store *store, const char *after_id, bool backwards,
+			 unsigned int limit, struct pool *pool, struct store_user **users_r,
+			 unsigned int *count_r);
+	int (*user_count)(struct store *store, uint64_t *count_r);
+	int (*message_page)(struct store *store, const char *mailbox_id, uint32_t first,
+			    uint32_t last, bool descending, unsigned int limit,
+			    store_message_cb *callback, void *context);
+	int (*message_tree)(struct store *store, const char *message_id, struct pool *pool,
+			    const unsigned char **tree_r, size_t *len_r);
+	int (*token_add)(struct store *store, const char *user_id, const char *token_hash,
+			 int64_t expires);
+	int (*token_get)(struct store *store, const char *token_hash, int64_t now,
+			 char user_id_r[STORE_ID_SIZE]);
+	int (*token_delete)(struct store *store, const char *token_hash);
+	int (*journal_user_since)(struct store *store, const char *user_id, int64_t after,
+				  unsigned int limit, store_journal_user_cb *callback,
+				  void *context);
+	int (*journal_user_last)(struct store *store, const char *user_id, int64_t *position_r);
 };
 
 struct store {

@@ -235,6 +235,12 @@ static const char *const migrations[] = {
 	" success INTEGER NOT NULL, reason TEXT, asp TEXT);"
 	"CREATE INDEX authlog_user ON authlog (user, created);"
 	"CREATE INDEX authlog_expires ON authlog (expires);",
+	/* 4: API access tokens (store_sqlite_api.c) */
+	"CREATE TABLE api_tokens (hash TEXT PRIMARY KEY,"
+	" user TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL);"
+	"CREATE INDEX api_tokens_user ON api_tokens (user);"
+	"CREATE INDEX api_tokens_expires ON api_tokens (expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -605,6 +611,14 @@ static void user_from_row(struct pool *pool, sqlite3_stmt *stmt, struct store_us
 	user->created = sqlite3_column_int64(stmt, 13);
 }
 
+const char sqlite_user_cols[] = USER_COLS;
+const char sqlite_message_cols[] = MESSAGE_COLS;
+
+void sqlite_user_row(struct pool *pool, sqlite3_stmt *stmt, struct store_user *user)
+{
+	user_from_row(pool, stmt, user);
+}
+
 static int sqlite_user_get(struct store *store, const char *user_id, const char *unameview,
 			   struct pool *pool, struct store_user **user_r)
 {
@@ -905,4 +919,13 @@ const struct store_driver store_driver_sqlite = {
 	.authlog_add = sqlite_authlog_add,
 	.authlog_list = sqlite_authlog_list,
 	.authlog_purge = sqlite_authlog_purge,
+	.user_list = sqlite_user_list,
+	.user_count = sqlite_user_count,
+	.message_page = sqlite_message_page,
+	.message_tree = sqlite_message_tree,
+	.token_add = sqlite_token_add,
+	.token_get = sqlite_token_get,
+	.token_delete = sqlite_token_delete,
+	.journal_user_since = sqlite_journal_user_since,
+	.journal_user_last = sqlite_journal_user_last,
 };

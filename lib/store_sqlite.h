@@ -207,4 +207,27 @@ int sqlite_authlog_list(struct store *store, const char *user_id, int64_t now,
 			struct store_authlog_entry **entries_r, unsigned int *count_r);
 int sqlite_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r);
 
+/* store_sqlite_api.c: listings, tokens, the user journal (schema step 4) */
+void sqlite_user_row(struct pool *pool, sqlite3_stmt *stmt, struct store_user *user);
+extern const char sqlite_user_cols[];
+extern const char sqlite_message_cols[];
+void sqlite_message_row(struct pool *pool, sqlite3_stmt *stmt, struct store_message *msg);
+int sqlite_user_list(struct store *store, const char *after_id, bool backwards,
+		     unsigned int limit, struct pool *pool, struct store_user **users_r,
+		     unsigned int *count_r);
+int sqlite_user_count(struct store *store, uint64_t *count_r);
+int sqlite_message_page(struct store *store, const char *mailbox_id, uint32_t first,
+			uint32_t last, bool descending, unsigned int limit,
+			store_message_cb *callback, void *context);
+int sqlite_message_tree(struct store *store, const char *message_id, struct pool *pool,
+			const unsigned char **tree_r, size_t *len_r);
+int sqlite_token_add(struct store *store, const char *user_id, const char *token_hash,
+		     int64_t expires);
+int sqlite_token_get(struct store *store, const char *token_hash, int64_t now,
+		     char user_id_r[STORE_ID_SIZE]);
+int sqlite_token_delete(struct store *store, const char *token_hash);
+int sqlite_journal_user_since(struct store *store, const char *user_id, int64_t after,
+			      unsigned int limit, store_journal_user_cb *callback, void *context);
+int sqlite_journal_user_last(struct store *store, const char *user_id, int64_t *position_r);
+
 #endif

@@ -228,6 +228,11 @@ static void message_from_row(struct pool *pool, sqlite3_stmt *stmt, struct store
 	msg->thread = sqlite_col_text(pool, stmt, 17);
 }
 
+void sqlite_message_row(struct pool *pool, sqlite3_stmt *stmt, struct store_message *msg)
+{
+	message_from_row(pool, stmt, msg);
+}
+
 /* Opens a read transaction so that several statements see one snapshot. */
 static int read_begin(struct store *store)
 {

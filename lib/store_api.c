@@ -1,0 +1,221 @@
+/* The dispatcher of the API's store calls of store.h (user listings,
+ * message pages, access tokens, the user-wide journal): argument checks
+ * and debug logging, then the driver. Token hashes are never logged. */
+#include "store_driver.h"
+
+#include "log.h"
+#include "pool.h"
+
+#include <string.h>
+
+#define LIST_LIMIT_MAX 1000
+#define TOKEN_HASH_LEN 64
+
+static void begin(struct store *store, const char *op, const char *arg)
+{
+	store->error = STORE_OK;
+	store->error_msg[0] = '\0';
+	log_debug("event=store_call driver=%s op=%s arg=%s", store->driver->name, op,
+		  arg == NULL ? "-" : arg);
+}
+
+static int end(struct store *store, const char *op, int ret, const char **error_r)
+{
+	if (ret == 0)
+		return 0;
+	if (store->error == STORE_OK)
+		store_set_error(store, STORE_ERR_INTERNAL, "driver failed without a reason");
+	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL)
+		log_error("event=store_error driver=%s op=%s code=%s error=%s",
+			  store->driver->name, op, store_error_name(store->error),
+			  store->error_msg);
+	else
+		log_debug("event=store_fail driver=%s op=%s code=%s error=%s",
+			  store->driver->name, op, store_error_name(store->error),
+			  store->error_msg);
+	*error_r = store->error_msg;
+	return -1;
+}
+
+static int reject(struct store *store, const char *op, const char *msg, const char **error_r)
+{
+	store_set_error(store, STORE_ERR_INVALID, "%s", msg);
+	return end(store, op, -1, error_r);
+}
+
+static bool token_hash_valid(const char *hash)
+{
+	if (hash == NULL || strlen(hash) != TOKEN_HASH_LEN)
+		return false;
+	for (size_t i = 0; i < TOKEN_HASH_LEN; i++)
+		if (strchr("0123456789abcdef", hash[i]) == NULL)
+			return false;
+	return true;
+}
+
+#define CHECK_ID(id) \
+	do { \
+		if (!store_id_valid(id)) \
+			return reject(store, op, "malformed id", error_r); \
+	} while (0)
+
+int store_user_list(struct store *store, const char *after_id, bool backwards,
+		    unsigned int limit, struct pool *pool, struct store_user **users_r,
+		    unsigned int *count_r, const char **error_r)
+{
+	const char *op = "user_list";
+	begin(store, op, after_id);
+	if (after_id != NULL)
+		CHECK_ID(after_id);
+	if (limit == 0 || limit > LIST_LIMIT_MAX)
+		return reject(store, op, "bad limit", error_r);
+	return end(store, op, store->driver->user_list(store, after_id, backwards, limit, pool,
+						       users_r, count_r), error_r);
+}
+
+int store_user_count(struct store *store, uint64_t *count_r, const char **error_r)
+{
+	begin(store, "user_count", NULL);
+	return end(store, "user_count", store->driver->user_count(store, count_r), error_r);
+}
+
+/* Without a driver's own page call: list the range and keep the wanted end. */
+struct page_fallback {
+	struct pool *pool;
+	struct store_message *msgs;
+	unsigned int count, limit;
+	bool descending;
+};
+
+static int page_collect(const struct store_message *msg, void *context)
+{
+	struct page_fallback *p = context;
+	if (!p->descending && p->count == p->limit)
+		return 1;
+	if (p->count == p->limit) {
+		memmove(&p->msgs[0], &p->msgs[1], (p->limit - 1) * sizeof(p->msgs[0]));
+		p->count--;
+	}
+	struct store_message *m = &p->msgs[p->count++];
+	*m = *msg;
+	m->msgid = msg->msgid == NULL ? NULL : pool_strdup(p->pool, msg->msgid);
+	m->subject = msg->subject == NULL ? NULL : pool_strdup(p->pool, msg->subject);
+	m->envelope = msg->envelope == NULL ? NULL : pool_strdup(p->pool, msg->envelope);
+	m->bodystructure = NULL;
+	m->thread = msg->thread == NULL ? NULL : pool_strdup(p->pool, msg->thread);
+	const char **flags = pool_alloc(p->pool, (msg->flags_count + 1) * sizeof(*flags));
+	for (unsigned int i = 0; i < msg->flags_count; i++)
+		flags[i] = pool_strdup(p->pool, msg->flags[i]);
+	m->flags = flags;
+	return 0;
+}
+
+static int page_fallback(struct store *store, const char *mailbox_id, uint32_t first,
+			 uint32_t last, bool descending, unsigned int limit,
+			 store_message_cb *callback, void *context)
+{
+	struct page_fallback p = { .pool = pool_create(8192), .limit = limit,
+				   .descending = descending };
+	p.msgs = pool_alloc(p.pool, limit * sizeof(*p.msgs));
+	struct store_uid_range range = { first, last };
+	const char *error;
+	int ret = store_message_list(store, mailbox_id, &range, 1, page_collect, &p, &error);
+	for (unsigned int i = 0; ret == 0 && i < p.count; i++) {
+		unsigned int k = descending ? p.count - 1 - i : i;
+		if (callback(&p.msgs[k], context) != 0)
+			break;
+	}
+	pool_destroy(&p.pool);
+	return ret;
+}
+
+int store_message_page(struct store *store, const char *mailbox_id, uint32_t first,
+		       uint32_t last, bool descending, unsigned int limit,
+		       store_message_cb *callback, void *context, const char **error_r)
+{
+	const char *op = "message_page";
+	begin(store, op, mailbox_id);
+	CHECK_ID(mailbox_id);
+	if (limit == 0 || limit > LIST_LIMIT_MAX || first > last)
+		return reject(store, op, "bad range or limit", error_r);
+	if (store->driver->message_page == NULL)
+		return page_fallback(store, mailbox_id, first, last, descending, limit, callback,
+				     context) < 0 ? end(store, op, -1, error_r) : 0;
+	return end(store, op, store->driver->message_page(store, mailbox_id, first, last,
+							  descending, limit, callback, context),
+		   error_r);
+}
+
+int store_message_tree(struct store *store, const char *message_id, struct pool *pool,
+		       const unsigned char **tree_r, size_t *len_r, const char **error_r)
+{
+	const char *op = "message_tree";
+	begin(store, op, message_id);
+	CHECK_ID(message_id);
+	if (store->driver->message_tree == NULL) {
+		struct store_message_content *content;
+		int ret = store->driver->message_content(store, message_id, pool, &content);
+		if (ret == 0) {
+			*tree_r = content->tree;
+			*len_r = content->tree_len;
+		}
+		return end(store, op, ret, error_r);
+	}
+	return end(store, op, store->driver->message_tree(store, message_id, pool, tree_r, len_r),
+		   error_r);
+}
+
+int store_token_add(struct store *store, const char *user_id, const char *token_hash,
+		    int64_t expires, const char **error_r)
+{
+	const char *op = "token_add";
+	begin(store, op, user_id);
+	CHECK_ID(user_id);
+	if (!token_hash_valid(token_hash))
+		return reject(store, op, "malformed token hash", error_r);
+	return end(store, op, store->driver->token_add(store, user_id, token_hash, expires),
+		   error_r);
+}
+
+int store_token_get(struct store *store, const char *token_hash, int64_t now,
+		    char user_id_r[STORE_ID_SIZE], const char **error_r)
+{
+	const char *op = "token_get";
+	begin(store, op, NULL);
+	if (!token_hash_valid(token_hash))
+		return reject(store, op, "malformed token hash", error_r);
+	return end(store, op, store->driver->token_get(store, token_hash, now, user_id_r),
+		   error_r);
+}
+
+int store_token_delete(struct store *store, const char *token_hash, const char **error_r)
+{
+	const char *op = "token_delete";
+	begin(store, op, NULL);
+	if (!token_hash_valid(token_hash))
+		return reject(store, op, "malformed token hash", error_r);
+	return end(store, op, store->driver->token_delete(store, token_hash), error_r);
+}
+
+int store_journal_user_since(struct store *store, const char *user_id, int64_t after,
+			     unsigned int limit, store_journal_user_cb *callback, void *context,
+			     const char **error_r)
+{
+	const char *op = "journal_user_since";
+	begin(store, op, user_id);
+	CHECK_ID(user_id);
+	if (limit == 0 || limit > 100000 || after < 0)
+		return reject(store, op, "bad position or limit", error_r);
+	return end(store, op, store->driver->journal_user_since(store, user_id, after, limit,
+								callback, context), error_r);
+}
+
+int store_journal_user_last(struct store *store, const char *user_id, int64_t *position_r,
+			    const char **error_r)
+{
+	const char *op = "journal_user_last";
+	begin(store, op, user_id);
+	CHECK_ID(user_id);
+	return end(store, op, store->driver->journal_user_last(store, user_id, position_r),
+		   error_r);
+}
