@@ -395,3 +395,42 @@ class Rules(LmtpBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ImapView(LmtpBase):
+    """What LMTP stored, seen through wd-imap; and LMTP on a unix socket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.suite = Suite(lmtp=True, auth=True, imap_workers=1)
+        cls.sock_path = os.path.join(cls.suite.dir, "lmtp.sock")
+        cls.suite.options["lmtp__listen"] = [{"address": "127.0.0.1:0"},
+                                             {"address": "unix:" + cls.sock_path}]
+        cls.suite.write_config()
+        cls.suite.start()
+        cls.db = os.path.join(cls.suite.dir, "data", "wildduck.db")
+        cls.host, cls.port = cls.suite.address("lmtp")
+        cls.users = {}
+
+    def test_imap_fetch_is_byte_identical(self):
+        import imaplib
+        uid = self.tool("user", "viewer", "viewer@example.test", 0, "view-pw").strip()
+        raw = message(subject="through imap", body="one\r\n.two\r\n")
+        spam = message(subject="junk", extra="X-Spam-Status: Yes\r\n")
+        with smtplib.LMTP(self.sock_path, timeout=30) as l:  # the unix listener
+            self.assertEqual(l.sendmail("s@remote.test", ["viewer@example.test"], raw), {})
+            self.assertEqual(l.sendmail("s@remote.test", ["viewer@example.test"], spam), {})
+        host, port = self.suite.address("imap")
+        with imaplib.IMAP4(host, port) as m:
+            m.login("viewer", "view-pw")
+            typ, data = m.select("INBOX")
+            self.assertEqual(data[0], b"1")
+            typ, data = m.fetch("1", "(BODY.PEEK[] RFC822.SIZE)")
+            self.assertEqual(typ, "OK")
+            body = data[0][1]
+            self.assertEqual(body, b"Delivered-To: viewer@example.test\r\n"
+                                   b"Return-Path: <s@remote.test>\r\n" + raw)
+            self.assertIn(b"RFC822.SIZE %d" % len(body), data[0][0] + data[1])
+            typ, data = m.select("Junk")
+            self.assertEqual(data[0], b"1")
+        self.assertEqual(len(self.messages(uid)), 1)
