@@ -35,7 +35,9 @@ void imap_capabilities(struct imap_client *c, struct buffer *out)
 		return;
 	}
 	buffer_printf(out, " UNSELECT UIDPLUS MOVE CONDSTORE CHILDREN SPECIAL-USE QUOTA UTF8=ACCEPT"
-		      " APPENDLIMIT=%lld", imap_config()->imap_settings.max_message_size);
+		      " LIST-EXTENDED CREATE-SPECIAL-USE APPENDLIMIT=%lld%s",
+		      imap_config()->imap_settings.max_message_size,
+		      c->compressed ? "" : " COMPRESS=DEFLATE");
 }
 
 static void cmd_capability(struct imap_cmd *cmd)
@@ -122,6 +124,27 @@ static void cmd_enable(struct imap_cmd *cmd)
 	imap_printf(c, "* ENABLED%s\r\n", buffer_cstr(&enabled));
 	buffer_free(&enabled);
 	imap_cmd_done(cmd, "OK ENABLE completed");
+}
+
+static void cmd_compress(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	const char *error;
+	if (cmd->args_count != 1 || !imap_arg_atom_equals(&cmd->args[0], "DEFLATE")) {
+		imap_cmd_done(cmd, "BAD COMPRESS supports only DEFLATE");
+		return;
+	}
+	if (c->compressed) {
+		imap_cmd_done(cmd, "NO [COMPRESSIONACTIVE] Compression is already active");
+		return;
+	}
+	imap_printf(c, "%s OK DEFLATE active\r\n", cmd->tag);
+	if (conn_compress(c->conn, &error) < 0) {
+		log_error("event=compress_failed session=%s error=\"%s\"", conn_session_id(c->conn), error);
+		conn_close(c->conn);
+	}
+	c->compressed = true;
+	imap_cmd_end(cmd);
 }
 
 static void cmd_namespace(struct imap_cmd *cmd)
@@ -297,6 +320,7 @@ const struct imap_command imap_auth_commands[] = {
 	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOT_AUTH | IMAP_CMD_NO_ARGS },
 	{ "ID", cmd_id, IMAP_CMD_NOT_AUTH | IMAP_CMD_AUTH },
 	{ "ENABLE", cmd_enable, IMAP_CMD_AUTH },
+	{ "COMPRESS", cmd_compress, IMAP_CMD_AUTH },
 	{ "NAMESPACE", cmd_namespace, IMAP_CMD_AUTH | IMAP_CMD_NO_ARGS },
 	{ "LOGIN", cmd_login, IMAP_CMD_NOT_AUTH },
 	{ "AUTHENTICATE", cmd_authenticate, IMAP_CMD_NOT_AUTH },

@@ -29,6 +29,7 @@ struct mbox_job {
 	enum mbox_op op;
 	char user[STORE_ID_SIZE];
 	char *path, *path2;            /* from the client, in store form */
+	enum store_special_use use;    /* CREATE ... (USE (\Sent)) */
 	struct pool *pool;             /* results */
 	struct store_mailbox *mailboxes;
 	unsigned int count;
@@ -39,7 +40,7 @@ struct mbox_job {
 
 /* Creates path and any missing parents (RFC 3501: "foo/bar" makes "foo"). */
 static int create_with_parents(struct store *store, const char *user, char *path,
-			       const char **error_r)
+			       enum store_special_use use, const char **error_r)
 {
 	char id[STORE_ID_SIZE];
 	for (char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
@@ -49,7 +50,7 @@ static int create_with_parents(struct store *store, const char *user, char *path
 		if (r < 0 && store_last_error(store) != STORE_ERR_EXISTS)
 			return -1;
 	}
-	return store_mailbox_create(store, user, path, STORE_SPECIAL_NONE, id, error_r);
+	return store_mailbox_create(store, user, path, use, id, error_r);
 }
 
 /* RFC 3501: renaming INBOX moves its messages to a new mailbox. */
@@ -60,7 +61,7 @@ static int rename_inbox(struct store *store, struct mbox_job *j, const char **er
 	struct store_copy_result res;
 	struct store_uid_range all = { 1, UINT32_MAX };
 	if (store_mailbox_get_by_path(store, j->user, "INBOX", j->pool, &inbox, error_r) < 0 ||
-	    create_with_parents(store, j->user, j->path2, error_r) < 0 ||
+	    create_with_parents(store, j->user, j->path2, STORE_SPECIAL_NONE, error_r) < 0 ||
 	    store_mailbox_get_by_path(store, j->user, j->path2, j->pool, &j->mailbox, error_r) < 0)
 		return -1;
 	(void)id;
@@ -73,7 +74,7 @@ static int mbox_run_op(struct store *store, struct mbox_job *j, const char **err
 	struct store_mailbox *mb;
 	switch (j->op) {
 	case OP_CREATE:
-		return create_with_parents(store, j->user, j->path, error);
+		return create_with_parents(store, j->user, j->path, j->use, error);
 	case OP_DELETE:
 		return store_mailbox_get_by_path(store, j->user, j->path, j->pool, &mb, error) < 0 ? -1 :
 			store_mailbox_delete(store, mb->id, error);
@@ -294,13 +295,43 @@ static void submit(struct imap_cmd *cmd, struct mbox_job *j)
 	imap_job(cmd->client, mbox_run, mbox_done, mbox_free, j);
 }
 
+/* RFC 6154 CREATE-SPECIAL-USE: "(USE (\Sent))". */
+static int parse_create_use(struct imap_cmd *cmd, struct mbox_job *j)
+{
+	static const struct { const char *name; enum store_special_use use; } uses[] = {
+		{ "\\Sent", STORE_SPECIAL_SENT }, { "\\Drafts", STORE_SPECIAL_DRAFTS },
+		{ "\\Trash", STORE_SPECIAL_TRASH }, { "\\Junk", STORE_SPECIAL_JUNK },
+		{ "\\Archive", STORE_SPECIAL_ARCHIVE },
+	};
+	const struct imap_arg *params, *list;
+	unsigned int n, m;
+	if (!imap_arg_get_list(&cmd->args[1], &params, &n) || n != 2 ||
+	    !imap_arg_atom_equals(&params[0], "USE") || !imap_arg_get_list(&params[1], &list, &m) ||
+	    m != 1) {
+		imap_cmd_done(cmd, "BAD CREATE parameters must be (USE (one-attribute))");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++) {
+		if (imap_arg_atom_equals(&list[0], uses[i].name)) {
+			j->use = uses[i].use;
+			return 0;
+		}
+	}
+	imap_cmd_done(cmd, "NO [USEATTR] Unsupported special-use attribute");
+	return -1;
+}
+
 static void cmd_create(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = mbox_job_new(cmd, OP_CREATE);
 	if ((j->path = mailbox_arg(cmd, j, 0)) == NULL)
 		return;
+	if (cmd->args_count == 2 && parse_create_use(cmd, j) < 0) {
+		mbox_free(j);
+		return;
+	}
 	if (cmd->args_count > 2) {
-		imap_cmd_done(cmd, "BAD CREATE expects a mailbox name");
+		imap_cmd_done(cmd, "BAD CREATE expects a mailbox name and optional parameters");
 		mbox_free(j);
 		return;
 	}

@@ -45,6 +45,7 @@ struct imap_client {
 	char *username;
 	struct imap_view *view;  /* SELECTED only */
 	bool condstore, utf8;    /* ENABLEd (CONDSTORE also by use) */
+	bool compressed;         /* COMPRESS=DEFLATE is active */
 	bool busy;               /* a command is running: input waits */
 	bool in_input;           /* inside the input loop (no recursion) */
 	bool gone;               /* the connection closed; free when jobs == 0 */

@@ -74,10 +74,10 @@ static void server_changed(struct conn_server *server)
  * passes its output on to the plain bufferevent below it. */
 static size_t output_unsent(struct conn *conn)
 {
-	size_t n = evbuffer_get_length(bufferevent_get_output(conn->bev));
-	struct bufferevent *under = bufferevent_get_underlying(conn->bev);
-	if (under != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(under));
+	size_t n = 0;
+	/* COMPRESS over STARTTLS stacks two filters on the socket */
+	for (struct bufferevent *b = conn->bev; b != NULL; b = bufferevent_get_underlying(b))
+		n += evbuffer_get_length(bufferevent_get_output(b));
 	return n;
 }
 
@@ -420,3 +420,77 @@ struct pool *conn_pool(struct conn *conn) { return conn->pool; }
 const char *conn_remote_ip(const struct conn *conn) { return conn->ip; }
 int conn_remote_port(const struct conn *conn) { return conn->port; }
 const char *conn_session_id(const struct conn *conn) { return conn->session_id; }
+
+/* ---- COMPRESS=DEFLATE (RFC 4978) ---- */
+
+#include <zlib.h>
+
+struct conn_zlib {
+	z_stream in, out;
+};
+
+static enum bufferevent_filter_result zlib_run(z_stream *z, bool inflating,
+					       struct evbuffer *src, struct evbuffer *dst)
+{
+	unsigned char inbuf[16384], outbuf[16384];
+	for (;;) {
+		size_t n = evbuffer_remove(src, inbuf, sizeof(inbuf));
+		z->next_in = inbuf;
+		z->avail_in = (uInt)n;
+		do {
+			z->next_out = outbuf;
+			z->avail_out = sizeof(outbuf);
+			int r = inflating ? inflate(z, Z_SYNC_FLUSH) : deflate(z, Z_SYNC_FLUSH);
+			if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END)
+				return BEV_ERROR;
+			evbuffer_add(dst, outbuf, sizeof(outbuf) - z->avail_out);
+		} while (z->avail_out == 0 || z->avail_in > 0);
+		if (evbuffer_get_length(src) == 0)
+			return BEV_OK;
+	}
+}
+
+static enum bufferevent_filter_result zlib_in(struct evbuffer *src, struct evbuffer *dst,
+					      ev_ssize_t limit, enum bufferevent_flush_mode mode,
+					      void *ctx)
+{
+	return zlib_run(&((struct conn_zlib *)ctx)->in, true, src, dst);
+}
+
+static enum bufferevent_filter_result zlib_out(struct evbuffer *src, struct evbuffer *dst,
+					       ev_ssize_t limit, enum bufferevent_flush_mode mode,
+					       void *ctx)
+{
+	return zlib_run(&((struct conn_zlib *)ctx)->out, false, src, dst);
+}
+
+static void zlib_free(void *ctx)
+{
+	struct conn_zlib *z = ctx;
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	free(z);
+}
+
+int conn_compress(struct conn *conn, const char **error_r)
+{
+	struct conn_zlib *z = xcalloc(1, sizeof(*z));
+	/* windowBits -12 and memLevel 5: ~38 KiB per connection instead of
+	 * 262 KiB (LIBRARIES.md); inflate must accept the client's 32 KiB window */
+	if (inflateInit2(&z->in, -15) != Z_OK ||
+	    deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(z);
+		*error_r = "zlib initialisation failed";
+		return -1;
+	}
+	struct bufferevent *bev = bufferevent_filter_new(conn->bev, zlib_in, zlib_out,
+							 BEV_OPT_CLOSE_ON_FREE, zlib_free, z);
+	if (bev == NULL) {
+		zlib_free(z);
+		*error_r = "cannot start compression";
+		return -1;
+	}
+	conn->bev = bev;
+	conn_set_callbacks(conn);
+	return 0;
+}

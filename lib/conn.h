@@ -66,6 +66,9 @@ bool conn_is_closing(const struct conn *conn);
  * client pipelined after the command is discarded (CVE-2011-0411). */
 int conn_starttls(struct conn *conn, const char **error_r);
 bool conn_is_tls(const struct conn *conn);
+/* Puts raw DEFLATE (RFC 4978) over the connection, in both directions,
+ * from the next byte on: write the tagged OK before calling it. */
+int conn_compress(struct conn *conn, const char **error_r);
 bool conn_can_starttls(const struct conn *conn);
 void conn_set_idle_timeout(struct conn *conn, int ms);
 

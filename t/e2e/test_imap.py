@@ -412,3 +412,50 @@ class RealClient(ImapCase):
         m.select("INBOX")
         typ, data = m.search(None, "SUBJECT", "from-local")
         self.assertEqual(len(data[0].split()), 1)
+
+
+class Extensions(ImapCase):
+    def test_compress_deflate(self):
+        import zlib
+        user = self.new_user()
+        conn = self.raw(user)
+        self.assertEqual(conn.command("z", "COMPRESS DEFLATE"), ["z OK DEFLATE active"])
+        sock = conn.sock
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        decomp = zlib.decompressobj(-15)
+        def send(text):
+            sock.sendall(comp.compress(text.encode()) + comp.flush(zlib.Z_SYNC_FLUSH))
+        def read_until(tag):
+            out = b""
+            sock.settimeout(5)
+            while f"{tag} ".encode() not in out:
+                out += decomp.decompress(sock.recv(65536))
+            return out.decode()
+        body = "x" * 3000 + "\r\n"
+        send(f"a APPEND INBOX {{{len(body)}+}}\r\n{body}\r\n")
+        self.assertIn("a OK [APPENDUID", read_until("a"))
+        send("s SELECT INBOX\r\n")
+        self.assertIn("* 1 EXISTS", read_until("s"))
+        send("f FETCH 1 BODY.PEEK[]\r\n")
+        out = read_until("f")
+        self.assertIn(body, out)
+        send("c COMPRESS DEFLATE\r\n")
+        self.assertIn("c NO [COMPRESSIONACTIVE]", read_until("c"))
+
+    def test_create_special_use_and_misc(self):
+        m = self.login()
+        typ, data = m._simple_command("CREATE", "Outbox", "(USE (\\Sent))")
+        self.assertEqual(typ, "OK")
+        typ, data = m.list('""', "Outbox")
+        self.assertIn(b"\\Sent", data[0])
+        typ, data = m._simple_command("CREATE", "Flags", "(USE (\\Flagged))")
+        self.assertEqual(typ, "NO")
+        typ, data = m.namespace()
+        self.assertEqual(data, [b'(("" "/")) NIL NIL'])
+        imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+        imaplib.Commands.setdefault("UNSELECT", ("SELECTED",))
+        typ, data = m._simple_command("ID", '("name" "test")')
+        self.assertEqual(typ, "OK")
+        m.select("INBOX")
+        self.assertEqual(m._simple_command("UNSELECT")[0], "OK")
+        self.assertRaises(imaplib.IMAP4.error, m.fetch, "1", "FLAGS")
