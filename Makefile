@@ -61,7 +61,7 @@ DAEMON_BINS := $(DAEMONS:%=$(BUILD)/wd-%)
 DAEMON_ARS  := $(DAEMONS:%=$(BUILD)/libwd-%.a)
 BINS := $(BUILD)/wildduck $(BUILD)/wdctl $(DAEMON_BINS)
 
-.PHONY: all deps check check-unit check-e2e run install clean fuzz bench tests
+.PHONY: all deps check check-unit check-e2e run install clean fuzz bench tests mongo-test-server
 all: $(BINS)
 
 tests: $(UNIT_BIN) $(STORE_BIN) $(BENCH_BIN)
@@ -132,8 +132,7 @@ check-e2e: all tests
 
 run: deps
 	$(MAKE) all
-	@mkdir -p var
-	$(BUILD)/wildduck -F -c conf/dev.yaml
+	@sh conf/dev-run.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man5 \
@@ -165,6 +164,14 @@ fuzz: $(FUZZ_BIN)
 			2>build-fuzz/$$n.log || { tail -50 build-fuzz/$$n.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; \
 	done
+
+# The MongoDB-wire test server (FerretDB v1.24 embedded, SQLite backend):
+# test-only, needs the Go toolchain and module proxy; always in build/.
+# t/run_tests.py runs the store contract suite against it when it exists.
+mongo-test-server: build/ferretdb-test
+build/ferretdb-test: t/mongo/main.go t/mongo/go.mod t/mongo/go.sum
+	@mkdir -p build
+	cd t/mongo && go build -trimpath -o ../../build/ferretdb-test .
 
 bench: all tests
 	BUILD=$(BUILD) python3 t/bench/run.py
