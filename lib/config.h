@@ -61,6 +61,8 @@ struct config {
 	struct {
 		char *driver;
 		char *sqlite_path;
+		char *mongodb_uri;
+		char *mongodb_database;
 	} store;
 	struct {
 		char *min_version;

@@ -7,7 +7,7 @@
 #define OFF(field) offsetof(struct config, field)
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
-static const char *const store_drivers[] = { "sqlite", NULL };
+static const char *const store_drivers[] = { "sqlite", "mongodb", NULL };
 static const char *const plaintext_modes[] = { "never", "loopback", "always", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const hash_names[] = { "bcrypt", "pbkdf2-sha512", "pbkdf2-sha256",
@@ -60,9 +60,15 @@ const struct config_option config_options[] = {
 	{ "worker_timeout", CFG_DURATION, OFF(worker_timeout), "30s", 1000, 3600000, NULL,
 	  "A worker that sends no status report for this long is killed and restarted." },
 	{ "store.driver", CFG_ENUM, OFF(store.driver), "sqlite", 0, 0, store_drivers,
-	  "Store driver: sqlite (embedded, one host)." },
+	  "Store driver: sqlite (embedded, one host) or mongodb (shared by any number of "
+	  "instances)." },
 	{ "store.sqlite_path", CFG_STRING, OFF(store.sqlite_path), "wildduck.db", 0, 0, NULL,
 	  "SQLite database file; relative to data_dir." },
+	{ "store.mongodb_uri", CFG_STRING, OFF(store.mongodb_uri), "mongodb://127.0.0.1:27017/",
+	  0, 0, NULL, "MongoDB connection string (replica set, TLS and pool options go "
+	  "here, as mongo-c-driver reads them)." },
+	{ "store.mongodb_database", CFG_STRING, OFF(store.mongodb_database), "wildduck", 0, 0,
+	  NULL, "MongoDB database of users, mailboxes and messages." },
 	{ "tls.min_version", CFG_ENUM, OFF(tls.min_version), "TLSv1.2", 0, 0, tls_versions,
 	  "Oldest TLS version offered: TLSv1.2 or TLSv1.3." },
 	{ "tls.ciphers", CFG_STRING, OFF(tls.ciphers), "HIGH:!aNULL:!MD5:!RC4", 0, 0, NULL,
