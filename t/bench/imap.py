@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""IMAP load generator. Starts the suite (embedded store) on loopback and
+prints, for this run:
+  - NOOP round trips/s over the same connections: the baseline;
+  - N concurrent clients doing a SELECT/FETCH/STORE/APPEND/EXPUNGE mix:
+    commands/s, p50/p99 latency per command, and the ratio to the baseline;
+  - RSS per idle connection with M clients logged in and IDLEing, measured
+    on the worker processes (their VmRSS before and after).
+    BUILD=build python3 t/bench/imap.py [--clients 8] [--seconds 10] [--idle 1000]"""
+import argparse
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from harness import WDCTL, Lines, Suite  # noqa: E402
+
+
+def message(n, size=2000):
+    body = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n" * (size // 58 + 1))
+    return (f"From: Bench <bench@example.test>\r\nTo: u@example.test\r\nSubject: bench {n}\r\n"
+            f"Message-ID: <{n}.{time.time_ns()}@example.test>\r\n\r\n{body}").encode()
+
+
+class Client:
+    def __init__(self, suite, user):
+        self.sock = socket.create_connection(suite.address(), timeout=60)
+        self.conn = Lines(self.sock)
+        self.conn.readline()
+        self.n = 0
+        self.timed("LOGIN", f"LOGIN {user} secret")
+
+    def timed(self, name, text, stats=None):
+        self.n += 1
+        tag = f"t{self.n}"
+        start = time.perf_counter()
+        lines = self.conn.command(tag, text, timeout=60)
+        took = time.perf_counter() - start
+        if not lines[-1].startswith(f"{tag} OK"):
+            raise RuntimeError(f"{text!r}: {lines[-1]}")
+        if stats is not None:
+            stats.setdefault(name, []).append(took)
+        return lines
+
+    def append(self, raw, stats):
+        self.n += 1
+        tag = f"t{self.n}"
+        start = time.perf_counter()
+        self.conn.send(f"{tag} APPEND INBOX {{{len(raw)}+}}\r\n".encode() + raw + b"\r\n")
+        line = self.conn.readline(timeout=60)
+        while not line.startswith(tag):
+            line = self.conn.readline(timeout=60)
+        stats.setdefault("APPEND", []).append(time.perf_counter() - start)
+        return int(line.split("]")[0].split()[-1])
+
+
+def mix(client, deadline, stats, seed):
+    rnd = random.Random(seed)
+    while time.time() < deadline:
+        client.timed("SELECT", "SELECT INBOX", stats)
+        client.timed("FETCH", "FETCH 1:20 (UID FLAGS ENVELOPE RFC822.SIZE)", stats)
+        client.timed("FETCH-BODY", f"FETCH {rnd.randint(1, 50)} BODY.PEEK[]", stats)
+        client.timed("STORE", f"STORE {rnd.randint(1, 50)} +FLAGS (\\Seen)", stats)
+        uid = client.append(message(rnd.randint(0, 10**9)), stats)
+        client.timed("STORE", f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)", stats)
+        client.timed("EXPUNGE", f"UID EXPUNGE {uid}", stats)
+
+
+def noop_baseline(clients, seconds):
+    counts = [0] * len(clients)
+    deadline = time.time() + seconds
+    def run(i):
+        while time.time() < deadline:
+            clients[i].timed("NOOP", "NOOP")
+            counts[i] += 1
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / seconds
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] * 1000
+
+
+def worker_rss(suite, service="imap"):
+    total = 0
+    for pid in suite.worker_pids(service):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total  # KiB
+
+
+def idle_rss(suite, users, count):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    time.sleep(0.5)
+    before = worker_rss(suite)
+    socks = []
+    for i in range(count):
+        c = Client(suite, users[i % len(users)])
+        c.timed("SELECT", "SELECT INBOX")
+        c.conn.send("i IDLE\r\n")
+        c.conn.readline()
+        socks.append(c)
+    time.sleep(1.0)
+    after = worker_rss(suite)
+    for c in socks:
+        c.sock.close()
+    return before, after
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--idle", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    suite = Suite(auth=True, imap_workers=args.workers, imap__max_user_connections=0,
+                  imap__max_connections=5000, log_level="warn").start()
+    try:
+        users = [f"bench{i}" for i in range(args.clients)]
+        for u in users:
+            subprocess.run([WDCTL, "-c", suite.config_path, "user", "create", u, "secret"],
+                           check=True, capture_output=True)
+        clients = [Client(suite, u) for u in users]
+        fill = {}
+        for c in clients:
+            for n in range(50):
+                c.append(message(n, 2000 + 100 * n), fill)
+        base = noop_baseline(clients, min(3.0, args.seconds))
+        stats = {}
+        deadline = time.time() + args.seconds
+        threads = [threading.Thread(target=mix, args=(c, deadline, stats, i))
+                   for i, c in enumerate(clients)]
+        start = time.time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        took = time.time() - start
+        total = sum(len(v) for v in stats.values())
+        print(f"imap bench: {args.clients} clients, {args.workers} workers, {took:.1f}s, "
+              f"store=sqlite")
+        print(f"  baseline NOOP: {base:.0f} commands/s")
+        print(f"  mix: {total / took:.0f} commands/s ({total / took / base:.2f} x NOOP)")
+        print(f"  {'command':<11} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}")
+        for name in sorted(stats):
+            v = stats[name]
+            print(f"  {name:<11} {len(v):>7} {pct(v, 0.5):>8.2f} {pct(v, 0.99):>8.2f}")
+        for c in clients:
+            c.sock.close()
+        if args.idle > 0:
+            before, after = idle_rss(suite, users, args.idle)
+            per = (after - before) / args.idle
+            print(f"  idle: {args.idle} connections in IDLE: worker RSS {before} KiB -> {after} "
+                  f"KiB, {per:.1f} KiB per connection")
+    finally:
+        suite.close()
+
+
+if __name__ == "__main__":
+    main()
