@@ -42,8 +42,10 @@ struct pop3_job {
 	char inbox[STORE_ID_SIZE], trash[STORE_ID_SIZE];
 	struct pop3_msg *msgs;		/* malloc()ed */
 	unsigned int count;
-	/* FETCH */
+	/* FETCH: the message (or TOP's part of it), dot-stuffed with CRLF
+	 * line ends and the end line, ready to send */
 	char message_id[STORE_ID_SIZE];
+	int top_lines;			/* -1: the whole message */
 	struct buffer out;
 	/* all */
 	int ret;
@@ -51,5 +53,8 @@ struct pop3_job {
 };
 
 void pop3_job_run(void *thread_ctx, void *job);
+/* Appends p as a POP3 multi-line body: CRLF line ends, dot-stuffed, the
+ * header and top_lines body lines only when top_lines >= 0, then ".". */
+void pop3_stuff(struct buffer *out, const unsigned char *p, size_t len, int top_lines);
 
 #endif

@@ -343,35 +343,6 @@ static void cmd_rset(struct pop3_session *s, char *args)
 	ok(s, "Maildrop has been reset");
 }
 
-/* Writes the message (or its header and n body lines) with CRLF line ends,
- * dot-stuffed, and the end line. */
-static void write_stuffed(struct conn *conn, const unsigned char *p, size_t len, int top_lines)
-{
-	struct buffer out = BUFFER_INIT;
-	size_t i = 0;
-	bool in_body = false;
-	int lines = 0;
-	while (i < len) {
-		if (in_body && top_lines >= 0 && lines >= top_lines)
-			break;
-		const unsigned char *nl = memchr(p + i, '\n', len - i);
-		size_t end = nl != NULL ? (size_t)(nl - p) : len;
-		size_t content = end > i && p[end - 1] == '\r' ? end - 1 : end;
-		if (content > i && p[i] == '.')
-			buffer_append_c(&out, '.');
-		buffer_append(&out, p + i, content - i);
-		buffer_append(&out, "\r\n", 2);
-		if (in_body)
-			lines++;
-		else if (content == i)
-			in_body = true;	/* the blank line ends the header */
-		i = nl != NULL ? end + 1 : len;
-	}
-	buffer_append(&out, ".\r\n", 3);
-	conn_write(conn, out.data, out.len);
-	buffer_free(&out);
-}
-
 static void fetch_done(void *arg)
 {
 	struct pop3_job *job = arg;
@@ -391,7 +362,7 @@ static void fetch_done(void *arg)
 			} else {
 				conn_printf(s->conn, "+OK\r\n");
 			}
-			write_stuffed(s->conn, job->out.data, job->out.len, s->top_lines);
+			conn_write(s->conn, job->out.data, job->out.len);
 		}
 		resume(s);
 	}
@@ -402,6 +373,7 @@ static void fetch(struct pop3_session *s, struct pop3_msg *m, int top_lines)
 {
 	struct pop3_job *job = job_new(s, POP3_JOB_FETCH);
 	memcpy(job->message_id, m->id, STORE_ID_SIZE);
+	job->top_lines = top_lines;
 	s->top_lines = top_lines;
 	s->fetch_index = (unsigned int)(m - s->msgs);
 	s->job = true;
