@@ -172,6 +172,44 @@ class Limits(unittest.TestCase):
             c.close()
 
 
+    def test_slow_clients_do_not_starve_others(self):
+        with Suite(imap_workers=1) as suite:
+            slow = []
+            for _ in range(50):
+                sock = suite.connect()
+                sock.recv(200)
+                slow.append(sock)
+            stop = time.time() + 2
+            def trickle():
+                i = 0
+                while time.time() < stop:
+                    for sock in slow:
+                        try:
+                            sock.sendall(b"a NOOP"[i % 6:i % 6 + 1])
+                        except OSError:
+                            pass
+                    i += 1
+                    time.sleep(0.05)
+            import threading
+            t = threading.Thread(target=trickle)
+            t.start()
+            try:
+                sock = suite.connect()
+                conn = Lines(sock)
+                conn.readline()
+                worst = 0
+                for i in range(50):
+                    start = time.time()
+                    conn.command(f"n{i}", "NOOP")
+                    worst = max(worst, time.time() - start)
+                self.assertLess(worst, 0.2)
+                sock.close()
+            finally:
+                t.join()
+                for sock in slow:
+                    sock.close()
+
+
 class Sni(unittest.TestCase):
     def test_sni_picks_certificate(self):
         suite = Suite(imap_workers=1, certs=[])
