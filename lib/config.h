@@ -93,6 +93,15 @@ struct config {
 		int max_messages;		/* newest INBOX messages listed */
 		int store_threads;
 	} pop3_settings;
+	struct config_service api;
+	struct {
+		char *access_token;		/* root token; "" = no root access */
+		long long max_body_size;	/* bytes of one request body */
+		char *cors_origins;		/* "*", "" or origins separated by spaces */
+		int store_threads;
+		int token_ttl;			/* ms a user token from /authenticate lives */
+		int heartbeat;			/* ms between SSE heartbeats */
+	} api_settings;
 	struct config_service auth;
 	/* wd-auth's settings (auth.*, next to the auth service's own options) */
 	struct {

@@ -19,10 +19,11 @@ const struct config_service_def config_services[] = {
 	{ "imap", OFF(imap) },
 	{ "lmtp", OFF(lmtp) },
 	{ "pop3", OFF(pop3) },
+	{ "api", OFF(api) },
 	{ "auth", OFF(auth) },
 	{ NULL, 0 },
 };
-const char *const config_service_names[] = { "imap", "lmtp", "pop3", "auth", NULL };
+const char *const config_service_names[] = { "imap", "lmtp", "pop3", "api", "auth", NULL };
 
 /* The options every service section has. */
 #define SERVICE_OPTIONS(svc, listen_def, workers_def, idle_def, idle_doc) \
@@ -127,6 +128,23 @@ const struct config_option config_options[] = {
 	  "POP3 lists only this many of the newest INBOX messages." },
 	{ "pop3.store_threads", CFG_INT, OFF(pop3_settings.store_threads), "2", 1, 64, NULL,
 	  "Store threads per POP3 worker." },
+	SERVICE_OPTIONS(api, "[{address: '127.0.0.1:8080'}]", "1", "5m",
+			"An HTTP connection idle this long is closed (event streams send "
+			"heartbeats and stay open)."),
+	{ "api.access_token", CFG_STRING, OFF(api_settings.access_token), "\"\"", 0, 0, NULL,
+	  "Root access token (X-Access-Token header or accessToken query): full access to "
+	  "every user. Empty: no root access through the API." },
+	{ "api.max_body_size", CFG_SIZE, OFF(api_settings.max_body_size), "64M", 1024,
+	  1LL << 32, NULL, "Largest request body; a bigger one is refused with 413." },
+	{ "api.cors_origins", CFG_STRING, OFF(api_settings.cors_origins), "\"\"", 0, 0, NULL,
+	  "Origins allowed to call the API from a browser, separated by spaces, or *; "
+	  "empty: no CORS headers." },
+	{ "api.store_threads", CFG_INT, OFF(api_settings.store_threads), "4", 1, 64, NULL,
+	  "Store threads per API worker." },
+	{ "api.token_ttl", CFG_DURATION, OFF(api_settings.token_ttl), "12h", 60000,
+	  2073600000, NULL, "Lifetime of a user access token issued by POST /authenticate." },
+	{ "api.heartbeat", CFG_DURATION, OFF(api_settings.heartbeat), "15s", 100, 3600000, NULL,
+	  "Time between heartbeat comments on an idle event stream (GET /users/:user/updates)." },
 	SERVICE_OPTIONS(auth, "[{address: 'unix:/run/wildduck/auth.sock', mode: '0660'}]",
 			"1", "1h",
 			"A worker connection silent this long is closed (workers reconnect)."),

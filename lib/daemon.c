@@ -36,6 +36,20 @@ static int env_int(const char *name, int def)
 	return v != NULL ? atoi(v) : def;
 }
 
+int daemon_listener_fd(int index, bool *tls_r)
+{
+	if (index < 0 || index >= env_int(MASTER_ENV_LISTEN_COUNT, 0))
+		return -1;
+	char name[64];
+	snprintf(name, sizeof(name), "%s%d", MASTER_ENV_LISTEN_PREFIX, index);
+	const char *desc = getenv(name);
+	if (tls_r != NULL)
+		*tls_r = desc != NULL && strstr(desc, ",tls") != NULL;
+	return MASTER_FD_LISTEN_FIRST + index;
+}
+
+struct tls_server *daemon_tls_server(void) { return d.tls; }
+
 /* pread: sibling workers share the file offset of the master's memfd */
 static int read_fd(int fd, struct buffer *out)
 {

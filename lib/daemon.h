@@ -26,6 +26,12 @@ int daemon_main(int argc, char **argv, const struct daemon_settings *settings);
 /* The running daemon's config (valid for the process's life). */
 const struct config *daemon_config(void);
 struct event_base *daemon_event_base(void);
+/* The inherited listening sockets, for daemons without a conn_handler
+ * that accept connections themselves (wd-api hands them to evhttp); -1
+ * past the end. tls_r (may be NULL) tells an implicit-TLS listener. */
+int daemon_listener_fd(int index, bool *tls_r);
+/* The certificates the master handed over, NULL without any. */
+struct tls_server *daemon_tls_server(void);
 /* Ends the event loop soon: after a stop, connections say goodbye first. */
 void daemon_stop(void);
 

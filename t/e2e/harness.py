@@ -77,7 +77,7 @@ def kv(fields):
 
 class Suite:
     def __init__(self, tls=False, imap_workers=2, certs=None, redis=False,
-                 auth=False, lmtp=False, pop3=False, **options):
+                 auth=False, lmtp=False, pop3=False, api=False, **options):
         self.dir = tempfile.mkdtemp(prefix="wd-e2e-")
         os.chmod(self.dir, 0o755)  # workers run as nobody when we are root
         self.proc = None
@@ -101,6 +101,10 @@ class Suite:
         # when the suite has certificates); outbound mail goes to self.spool
         self.lmtp, self.pop3 = lmtp, pop3
         self.spool = os.path.join(self.dir, "outbound")
+        # api=True starts wd-api with root token self.api_token (HTTPS too
+        # when the suite has certificates)
+        self.api = api
+        self.api_token = "root-token-for-tests"
         self.write_config()
 
     def config(self):
@@ -122,6 +126,8 @@ class Suite:
                      "listen": [{"address": "127.0.0.1:0"}],
                      "outbound_spool": self.spool},
             "pop3": {"enabled": self.pop3, "workers": 1, "listen": [dict(l) for l in listen]},
+            "api": {"enabled": self.api, "workers": 1, "listen": [dict(l) for l in listen],
+                    "access_token": self.api_token},
         }
         if self.redis_socket:
             cfg["redis"] = {"address": "unix:" + self.redis_socket}
