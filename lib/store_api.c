@@ -53,6 +53,16 @@ static bool token_hash_valid(const char *hash)
 	return true;
 }
 
+/* Drivers that do not have a call yet fail it cleanly instead of crashing. */
+#define CHECK_DRIVER(fn) \
+	do { \
+		if (store->driver->fn == NULL) { \
+			store_set_error(store, STORE_ERR_INTERNAL, "%s: not supported by the %s " \
+					"driver", op, store->driver->name); \
+			return end(store, op, -1, error_r); \
+		} \
+	} while (0)
+
 #define CHECK_ID(id) \
 	do { \
 		if (!store_id_valid(id)) \
@@ -65,6 +75,7 @@ int store_user_list(struct store *store, const char *after_id, bool backwards,
 {
 	const char *op = "user_list";
 	begin(store, op, after_id);
+	CHECK_DRIVER(user_list);
 	if (after_id != NULL)
 		CHECK_ID(after_id);
 	if (limit == 0 || limit > LIST_LIMIT_MAX)
@@ -75,8 +86,10 @@ int store_user_list(struct store *store, const char *after_id, bool backwards,
 
 int store_user_count(struct store *store, uint64_t *count_r, const char **error_r)
 {
-	begin(store, "user_count", NULL);
-	return end(store, "user_count", store->driver->user_count(store, count_r), error_r);
+	const char *op = "user_count";
+	begin(store, op, NULL);
+	CHECK_DRIVER(user_count);
+	return end(store, op, store->driver->user_count(store, count_r), error_r);
 }
 
 /* Without a driver's own page call: list the range and keep the wanted end. */
@@ -170,6 +183,7 @@ int store_token_add(struct store *store, const char *user_id, const char *token_
 {
 	const char *op = "token_add";
 	begin(store, op, user_id);
+	CHECK_DRIVER(token_add);
 	CHECK_ID(user_id);
 	if (!token_hash_valid(token_hash))
 		return reject(store, op, "malformed token hash", error_r);
@@ -182,6 +196,7 @@ int store_token_get(struct store *store, const char *token_hash, int64_t now,
 {
 	const char *op = "token_get";
 	begin(store, op, NULL);
+	CHECK_DRIVER(token_get);
 	if (!token_hash_valid(token_hash))
 		return reject(store, op, "malformed token hash", error_r);
 	return end(store, op, store->driver->token_get(store, token_hash, now, user_id_r),
@@ -192,6 +207,7 @@ int store_token_delete(struct store *store, const char *token_hash, const char *
 {
 	const char *op = "token_delete";
 	begin(store, op, NULL);
+	CHECK_DRIVER(token_delete);
 	if (!token_hash_valid(token_hash))
 		return reject(store, op, "malformed token hash", error_r);
 	return end(store, op, store->driver->token_delete(store, token_hash), error_r);
@@ -203,6 +219,7 @@ int store_journal_user_since(struct store *store, const char *user_id, int64_t a
 {
 	const char *op = "journal_user_since";
 	begin(store, op, user_id);
+	CHECK_DRIVER(journal_user_since);
 	CHECK_ID(user_id);
 	if (limit == 0 || limit > 100000 || after < 0)
 		return reject(store, op, "bad position or limit", error_r);
@@ -215,6 +232,7 @@ int store_journal_user_last(struct store *store, const char *user_id, int64_t *p
 {
 	const char *op = "journal_user_last";
 	begin(store, op, user_id);
+	CHECK_DRIVER(journal_user_last);
 	CHECK_ID(user_id);
 	return end(store, op, store->driver->journal_user_last(store, user_id, position_r),
 		   error_r);

@@ -1,0 +1,542 @@
+/* Messages: listing (newest first, cursor pages), the parsed message, the
+ * raw message.eml, attachments, flag changes and moves, deletion, upload
+ * (raw or composed from JSON) and search. */
+#include "api.h"
+
+#include "api_message.h"
+#include "log.h"
+#include "mem.h"
+#include "message.h"
+#include "pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEARCH_SCAN_MAX 20000
+
+static const struct api_field address_obj[] = {
+	{ "name", API_STRING, false, 0, 256, NULL, true },
+	{ "address", API_STRING, true, 3, 320, NULL, false },
+	{ NULL, 0, false, 0, 0, NULL, false },
+};
+
+static const struct api_field header_obj[] = {
+	{ "key", API_STRING, true, 1, 128, NULL, false },
+	{ "value", API_STRING, true, 0, 4096, NULL, false },
+	{ NULL, 0, false, 0, 0, NULL, false },
+};
+
+static const struct api_field upload_fields[] = {
+	{ "raw", API_TEXT, false, 1, 64LL << 20, NULL, false },
+	{ "from", API_STRING_OR_OBJECT, false, 3, 320, address_obj, false },
+	{ "replyTo", API_STRING_OR_OBJECT, false, 3, 320, address_obj, false },
+	{ "to", API_OBJECT_ARRAY, false, 0, 500, address_obj, false },
+	{ "cc", API_OBJECT_ARRAY, false, 0, 500, address_obj, false },
+	{ "bcc", API_OBJECT_ARRAY, false, 0, 500, address_obj, false },
+	{ "subject", API_STRING, false, 0, 2048, NULL, false },
+	{ "text", API_TEXT, false, 0, 32LL << 20, NULL, false },
+	{ "html", API_TEXT, false, 0, 32LL << 20, NULL, false },
+	{ "headers", API_OBJECT_ARRAY, false, 0, 100, header_obj, false },
+	{ "unseen", API_BOOL, false, 0, 0, NULL, false },
+	{ "flagged", API_BOOL, false, 0, 0, NULL, false },
+	{ "draft", API_BOOL, false, 0, 0, NULL, false },
+	{ "date", API_STRING, false, 0, 64, NULL, false },
+	{ "sess", API_STRING, false, 0, 256, NULL, false },
+	{ "ip", API_STRING, false, 0, 64, NULL, false },
+	{ NULL, 0, false, 0, 0, NULL, false },
+};
+
+static const struct api_field update_fields[] = {
+	{ "seen", API_BOOL, false, 0, 0, NULL, false },
+	{ "flagged", API_BOOL, false, 0, 0, NULL, false },
+	{ "deleted", API_BOOL, false, 0, 0, NULL, false },
+	{ "draft", API_BOOL, false, 0, 0, NULL, false },
+	{ "answered", API_BOOL, false, 0, 0, NULL, false },
+	{ "moveTo", API_STRING, false, 24, 24, NULL, false },
+	{ "sess", API_STRING, false, 0, 256, NULL, false },
+	{ "ip", API_STRING, false, 0, 64, NULL, false },
+	{ NULL, 0, false, 0, 0, NULL, false },
+};
+
+/* ---- collecting messages out of a store callback ---- */
+
+struct collected {
+	struct pool *pool;
+	struct store_message *msgs;
+	unsigned int count, cap;
+};
+
+static int collect(const struct store_message *msg, void *context)
+{
+	struct collected *c = context;
+	if (c->count == c->cap) {
+		unsigned int cap = c->cap == 0 ? 64 : c->cap * 2;
+		struct store_message *bigger = pool_alloc(c->pool, cap * sizeof(*bigger));
+		if (c->count > 0)
+			memcpy(bigger, c->msgs, c->count * sizeof(*bigger));
+		c->msgs = bigger;
+		c->cap = cap;
+	}
+	struct store_message *m = &c->msgs[c->count++];
+	*m = *msg;
+#define DUP(f) m->f = msg->f == NULL ? NULL : pool_strdup(c->pool, msg->f)
+	DUP(msgid);
+	DUP(subject);
+	DUP(envelope);
+	DUP(thread);
+#undef DUP
+	m->bodystructure = NULL;
+	const char **flags = pool_alloc(c->pool, (msg->flags_count + 1) * sizeof(*flags));
+	for (unsigned int i = 0; i < msg->flags_count; i++)
+		flags[i] = pool_strdup(c->pool, msg->flags[i]);
+	m->flags = flags;
+	return 0;
+}
+
+static json_t *summary_with_tree(struct store *store, const struct store_message *msg,
+				 struct pool *pool)
+{
+	const unsigned char *tree = NULL;
+	size_t len = 0;
+	const char *error;
+	if (store_message_tree(store, msg->id, pool, &tree, &len, &error) < 0)
+		tree = NULL;
+	return api_message_summary(msg, tree, len);
+}
+
+static bool uid_param(struct api_req *r, uint32_t *uid_r)
+{
+	uint64_t v;
+	if (!api_uint_parse(api_param(r, "message"), 1, UINT32_MAX, &v)) {
+		api_error(r, 400, "InputValidationError", "message must be a UID");
+		return false;
+	}
+	*uid_r = (uint32_t)v;
+	return true;
+}
+
+static void message_list(struct store *store, struct api_req *r)
+{
+	unsigned int limit;
+	const char *next, *previous, *error;
+	if (api_page_params(r, &limit, &next, &previous) < 0)
+		return;
+	uint64_t cursor = 0;
+	const char *c = next != NULL ? next : previous;
+	if (c != NULL && !api_uint_parse(c, 0, UINT32_MAX, &cursor)) {
+		api_error(r, 400, "InputValidationError", "bad cursor");
+		return;
+	}
+	struct pool *pool = pool_create(16384);
+	struct store_mailbox *mb = api_mailbox_load(store, r, NULL, pool);
+	struct store_mailbox_counts counts;
+	if (mb == NULL)
+		goto out;
+	if (store_mailbox_counts(store, mb->id, &counts, &error) < 0) {
+		api_store_error(r, store, error, "NoSuchMailbox");
+		goto out;
+	}
+	struct collected col = { .pool = pool };
+	int ret;
+	if (previous != NULL)
+		ret = cursor >= UINT32_MAX ? 0 :
+			store_message_page(store, mb->id, (uint32_t)cursor + 1, UINT32_MAX, false,
+					   limit + 1, collect, &col, &error);
+	else if (next != NULL)
+		ret = cursor <= 1 ? 0 :
+			store_message_page(store, mb->id, 1, (uint32_t)cursor - 1, true,
+					   limit + 1, collect, &col, &error);
+	else
+		ret = store_message_page(store, mb->id, 1, UINT32_MAX, true, limit + 1, collect,
+					 &col, &error);
+	if (ret < 0) {
+		api_store_error(r, store, error, "NoSuchMailbox");
+		goto out;
+	}
+	bool more = col.count > limit;
+	unsigned int n = more ? limit : col.count;
+	json_t *results = json_array();
+	for (unsigned int i = 0; i < n; i++) {
+		/* previous pages come oldest first: show newest first */
+		const struct store_message *m = &col.msgs[previous != NULL ? n - 1 - i : i];
+		json_array_append_new(results, summary_with_tree(store, m, pool));
+	}
+	uint32_t newest = n > 0 ? col.msgs[previous != NULL ? n - 1 : 0].uid : 0;
+	uint32_t oldest = n > 0 ? col.msgs[previous != NULL ? 0 : n - 1].uid : 0;
+	char buf[16];
+	json_t *next_c = json_false(), *prev_c = json_false();
+	if (n > 0 && (previous != NULL || more)) {
+		snprintf(buf, sizeof(buf), "%u", oldest);
+		json_decref(next_c);
+		next_c = json_string(buf);
+	}
+	if (n > 0 && (next != NULL || (previous != NULL && more))) {
+		snprintf(buf, sizeof(buf), "%u", newest);
+		json_decref(prev_c);
+		prev_c = json_string(buf);
+	}
+	const char *special = store_special_use_name(mb->special_use);
+	api_ok(r, json_pack("{s:I, s:o, s:o, s:o, s:o}", "total", (json_int_t)counts.messages,
+			    "nextCursor", next_c, "previousCursor", prev_c, "specialUse",
+			    special != NULL ? json_string(special) : json_null(),
+			    "results", results));
+out:
+	pool_destroy(&pool);
+}
+
+/* Loads :mailbox and :message of :user; NULL with the reply set. */
+static struct store_message *message_load(struct store *store, struct api_req *r,
+					  struct pool *pool)
+{
+	uint32_t uid;
+	const char *error;
+	struct store_message *msg;
+	if (!uid_param(r, &uid) || api_mailbox_load(store, r, NULL, pool) == NULL)
+		return NULL;
+	if (store_message_get(store, api_param(r, "mailbox"), uid, pool, &msg, &error) < 0) {
+		api_store_error(r, store, error, "MessageNotFound");
+		return NULL;
+	}
+	if (strcmp(msg->user, api_param(r, "user")) != 0) {
+		api_error(r, 404, "MessageNotFound", "No such message");
+		return NULL;
+	}
+	return msg;
+}
+
+static int rebuild(struct store *store, struct api_req *r, const struct store_message *msg,
+		   struct buffer *raw)
+{
+	const char *error;
+	if (message_rebuild(store, msg->id, raw, &error) < 0) {
+		api_store_error(r, store, error, "MessageNotFound");
+		return -1;
+	}
+	return 0;
+}
+
+static void message_get(struct store *store, struct api_req *r)
+{
+	struct pool *pool = pool_create(4096);
+	struct store_message *msg = message_load(store, r, pool);
+	struct buffer raw = BUFFER_INIT;
+	if (msg != NULL && rebuild(store, r, msg, &raw) == 0)
+		api_ok(r, api_message_full(msg, raw.data, raw.len));
+	buffer_free(&raw);
+	pool_destroy(&pool);
+}
+
+static void message_eml(struct store *store, struct api_req *r)
+{
+	struct pool *pool = pool_create(4096);
+	struct store_message *msg = message_load(store, r, pool);
+	if (msg != NULL && rebuild(store, r, msg, &r->raw_reply) == 0) {
+		r->status = 200;
+		r->content_type = xstrdup("message/rfc822");
+	}
+	pool_destroy(&pool);
+}
+
+/* A filename safe inside a quoted Content-Disposition parameter. */
+static char *safe_filename(const char *name)
+{
+	char *out = xstrdup(name != NULL && name[0] != '\0' ? name : "attachment");
+	for (char *p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || *p == '/' ||
+		    (unsigned char)*p >= 0x7f)
+			*p = '_';
+	return out;
+}
+
+static void attachment_get(struct store *store, struct api_req *r)
+{
+	struct pool *pool = pool_create(4096);
+	struct store_message *msg = message_load(store, r, pool);
+	struct buffer raw = BUFFER_INIT;
+	char *ctype = NULL, *fname = NULL;
+	if (msg != NULL && rebuild(store, r, msg, &raw) == 0) {
+		if (api_message_attachment(raw.data, raw.len, api_param(r, "attachment"),
+					   &r->raw_reply, &ctype, &fname) < 0) {
+			api_error(r, 404, "AttachmentNotFound", "No such attachment");
+		} else {
+			bool safe_type = ctype != NULL && strpbrk(ctype, "\r\n;\" ") == NULL;
+			r->status = 200;
+			r->content_type = xstrdup(safe_type ? ctype : "application/octet-stream");
+			char *safe = safe_filename(fname);
+			r->disposition = xasprintf("attachment; filename=\"%s\"", safe);
+			free(safe);
+		}
+	}
+	free(ctype);
+	free(fname);
+	buffer_free(&raw);
+	pool_destroy(&pool);
+}
+
+static void flag_change(json_t *body, const char *field, const char *flag, const char **add,
+			unsigned int *nadd, const char **del, unsigned int *ndel)
+{
+	if (!api_json_has(body, field))
+		return;
+	if (api_json_bool(body, field, false))
+		add[(*nadd)++] = flag;
+	else
+		del[(*ndel)++] = flag;
+}
+
+static void message_update(struct store *store, struct api_req *r)
+{
+	struct pool *pool = pool_create(4096);
+	struct store_message *msg = message_load(store, r, pool);
+	const char *error;
+	if (msg == NULL)
+		goto out;
+	const char *add[5], *del[5];
+	unsigned int nadd = 0, ndel = 0;
+	flag_change(r->body, "seen", "\\Seen", add, &nadd, del, &ndel);
+	flag_change(r->body, "flagged", "\\Flagged", add, &nadd, del, &ndel);
+	flag_change(r->body, "deleted", "\\Deleted", add, &nadd, del, &ndel);
+	flag_change(r->body, "draft", "\\Draft", add, &nadd, del, &ndel);
+	flag_change(r->body, "answered", "\\Answered", add, &nadd, del, &ndel);
+	struct store_uid_range range = { msg->uid, msg->uid };
+	struct store_flags_result fr;
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned int n = pass == 0 ? nadd : ndel;
+		if (n == 0)
+			continue;
+		struct store_flags_update up = {
+			.op = pass == 0 ? STORE_FLAGS_ADD : STORE_FLAGS_REMOVE,
+			.flags = pass == 0 ? add : del,
+			.flags_count = n,
+		};
+		if (store_flags_update(store, msg->mailbox, &range, 1, &up, pool, &fr,
+				       &error) < 0) {
+			api_store_error(r, store, error, "MessageNotFound");
+			goto out;
+		}
+	}
+	json_t *out = json_pack("{s:I}", "id", (json_int_t)msg->uid);
+	const char *move_to = api_json_str(r->body, "moveTo");
+	if (move_to != NULL) {
+		struct store_mailbox *dst = api_mailbox_load(store, r, move_to, pool);
+		struct store_copy_result cr;
+		if (dst == NULL) {
+			json_decref(out);
+			goto notify;
+		}
+		if (strcmp(dst->id, msg->mailbox) != 0) {
+			if (store_message_copy(store, msg->mailbox, &range, 1, dst->id,
+					       STORE_COPY_MOVE, pool, &cr, &error) < 0) {
+				json_decref(out);
+				api_store_error(r, store, error, "MessageNotFound");
+				goto notify;
+			}
+			json_object_set_new(out, "mailbox", json_string(dst->id));
+			if (cr.uids_count > 0)
+				json_object_set_new(out, "id", json_pack("[[I, I]]",
+					(json_int_t)cr.uids[0].src_uid,
+					(json_int_t)cr.uids[0].dst_uid));
+		}
+	}
+	api_ok(r, out);
+notify:
+	api_changed(r, api_param(r, "user"));
+out:
+	pool_destroy(&pool);
+}
+
+static void message_delete(struct store *store, struct api_req *r)
+{
+	struct pool *pool = pool_create(4096);
+	struct store_message *msg = message_load(store, r, pool);
+	const char *error;
+	if (msg == NULL)
+		goto out;
+	struct store_uid_range range = { msg->uid, msg->uid };
+	const char *deleted[] = { "\\Deleted" };
+	struct store_flags_update up = { .op = STORE_FLAGS_ADD, .flags = deleted,
+					 .flags_count = 1 };
+	struct store_flags_result fr;
+	uint32_t *uids;
+	unsigned int count;
+	if (store_flags_update(store, msg->mailbox, &range, 1, &up, pool, &fr, &error) < 0 ||
+	    store_message_expunge(store, msg->mailbox, &range, 1, pool, &uids, &count,
+				  &error) < 0) {
+		api_store_error(r, store, error, "MessageNotFound");
+		goto out;
+	}
+	api_changed(r, api_param(r, "user"));
+	api_ok(r, NULL);
+out:
+	pool_destroy(&pool);
+}
+
+static void message_upload(struct store *store, struct api_req *r)
+{
+	struct pool *pool = pool_create(4096);
+	struct store_mailbox *mb = api_mailbox_load(store, r, NULL, pool);
+	struct buffer composed = BUFFER_INIT;
+	const char *error;
+	if (mb == NULL)
+		goto out;
+	const unsigned char *raw = r->raw;
+	size_t len = r->raw_len;
+	json_t *body = r->body != NULL ? r->body : json_object();
+	if (raw == NULL) {
+		const char *text = api_json_str(body, "raw");
+		if (text != NULL) {
+			raw = (const unsigned char *)text;
+			len = strlen(text);
+		} else {
+			char host[256];
+			if (gethostname(host, sizeof(host)) < 0)
+				snprintf(host, sizeof(host), "localhost");
+			host[sizeof(host) - 1] = '\0';
+			if (api_message_compose(body, host, &composed, &error) < 0) {
+				api_error(r, 400, "InputValidationError", "%s", error);
+				goto out_body;
+			}
+			raw = composed.data;
+			len = composed.len;
+		}
+	}
+	if (len == 0) {
+		api_error(r, 400, "InputValidationError", "Empty message");
+		goto out_body;
+	}
+	const char *flags[3];
+	unsigned int nflags = 0;
+	if (!api_json_bool(body, "unseen", false))
+		flags[nflags++] = "\\Seen";
+	if (api_json_bool(body, "flagged", false))
+		flags[nflags++] = "\\Flagged";
+	if (api_json_bool(body, "draft", false))
+		flags[nflags++] = "\\Draft";
+	struct message_append_opts opts = {
+		.flags = flags,
+		.flags_count = nflags,
+		.append_flags = STORE_APPEND_CHECK_QUOTA,
+	};
+	struct store_append_result res;
+	if (store_message_append_raw(store, mb->id, raw, len, &opts, &res, &error) < 0) {
+		api_store_error(r, store, error, "NoSuchMailbox");
+		goto out_body;
+	}
+	api_changed(r, api_param(r, "user"));
+	api_ok(r, json_pack("{s:{s:I, s:s, s:I}}", "message", "id", (json_int_t)res.uid,
+			    "mailbox", mb->id, "size", (json_int_t)len));
+out_body:
+	if (body != r->body)
+		json_decref(body);
+out:
+	buffer_free(&composed);
+	pool_destroy(&pool);
+}
+
+/* ---- search ---- */
+
+struct search_ctx {
+	const char *q;
+	struct collected *col;
+	unsigned int scanned, limit;
+};
+
+static bool json_has_text(json_t *v, const char *q)
+{
+	if (json_is_string(v))
+		return strcasestr(json_string_value(v), q) != NULL;
+	if (json_is_array(v) || json_is_object(v)) {
+		size_t i;
+		json_t *item;
+		const char *key;
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, item)
+				if (json_has_text(item, q))
+					return true;
+		} else {
+			json_object_foreach(v, key, item)
+				if (json_has_text(item, q))
+					return true;
+		}
+	}
+	return false;
+}
+
+static int search_match(const struct store_message *msg, void *context)
+{
+	struct search_ctx *s = context;
+	if (++s->scanned > SEARCH_SCAN_MAX || s->col->count >= s->limit)
+		return 1;
+	json_t *env = api_envelope_json(msg->envelope);
+	bool hit = env != NULL && json_has_text(env, s->q);
+	json_decref(env);
+	if (hit)
+		collect(msg, s->col);
+	return 0;
+}
+
+static void search(struct store *store, struct api_req *r)
+{
+	const char *q = api_query(r, "q"), *error;
+	unsigned int limit;
+	const char *next, *previous;
+	if (api_page_params(r, &limit, &next, &previous) < 0)
+		return;
+	if (q == NULL || q[0] == '\0' || strlen(q) > 256 || !api_text_valid(q, false)) {
+		api_error(r, 400, "InputValidationError", "q is required (1..256 characters)");
+		return;
+	}
+	struct pool *pool = pool_create(16384);
+	struct store_mailbox *mbs;
+	unsigned int count;
+	const char *only = api_query(r, "mailbox");
+	struct collected col = { .pool = pool };
+	struct search_ctx s = { .q = q, .col = &col, .limit = limit };
+	if (only != NULL && api_mailbox_load(store, r, only, pool) == NULL)
+		goto out;
+	if (store_mailbox_list(store, api_param(r, "user"), pool, &mbs, &count, &error) < 0) {
+		api_store_error(r, store, error, "UserNotFound");
+		goto out;
+	}
+	for (unsigned int i = 0; i < count && col.count < limit; i++) {
+		if (only != NULL && strcmp(only, mbs[i].id) != 0)
+			continue;
+		if (store_message_page(store, mbs[i].id, 1, UINT32_MAX, true, 1000, search_match,
+				       &s, &error) < 0) {
+			api_store_error(r, store, error, "NoSuchMailbox");
+			goto out;
+		}
+	}
+	json_t *results = json_array();
+	for (unsigned int i = 0; i < col.count; i++)
+		json_array_append_new(results, summary_with_tree(store, &col.msgs[i], pool));
+	api_ok(r, json_pack("{s:s, s:I, s:o, s:o, s:o}", "query", q, "total",
+			    (json_int_t)col.count, "nextCursor", json_false(), "previousCursor",
+			    json_false(), "results", results));
+out:
+	pool_destroy(&pool);
+}
+
+const struct api_route api_routes_messages[] = {
+	{ EVHTTP_REQ_GET, "/users/:user/mailboxes/:mailbox/messages", message_list, NULL, 0,
+	  NULL, "List messages, newest first (paged)" },
+	{ EVHTTP_REQ_POST, "/users/:user/mailboxes/:mailbox/messages", message_upload, NULL,
+	  API_RAW_BODY, upload_fields, "Upload a raw message or one composed from JSON" },
+	{ EVHTTP_REQ_GET, "/users/:user/mailboxes/:mailbox/messages/:message", message_get,
+	  NULL, 0, NULL, "Get a parsed message" },
+	{ EVHTTP_REQ_PUT, "/users/:user/mailboxes/:mailbox/messages/:message", message_update,
+	  NULL, 0, update_fields, "Change flags or move a message" },
+	{ EVHTTP_REQ_DELETE, "/users/:user/mailboxes/:mailbox/messages/:message",
+	  message_delete, NULL, 0, NULL, "Delete a message" },
+	{ EVHTTP_REQ_GET, "/users/:user/mailboxes/:mailbox/messages/:message/message.eml",
+	  message_eml, NULL, 0, NULL, "Download the raw message" },
+	{ EVHTTP_REQ_GET,
+	  "/users/:user/mailboxes/:mailbox/messages/:message/attachments/:attachment",
+	  attachment_get, NULL, 0, NULL, "Download an attachment" },
+	{ EVHTTP_REQ_GET, "/users/:user/search", search, NULL, 0, NULL,
+	  "Search messages by subject and addresses" },
+	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
+};

@@ -1,0 +1,22 @@
+/* wd-api: the HTTP API service, started by wildduck(8). `wd-api --routes`
+ * prints the route table (the test that keeps api/openapi.yaml in sync
+ * reads it). */
+#include "api.h"
+#include "daemon.h"
+
+#include <string.h>
+
+static const struct daemon_settings api_daemon = {
+	.name = "api",
+	.start = api_server_start,
+	.deinit = api_server_stop,
+};
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0) {
+		api_print_routes();
+		return 0;
+	}
+	return daemon_main(argc, argv, &api_daemon);
+}
