@@ -357,8 +357,7 @@ int auth_server_start(struct event_base *base, const struct config *config,
 	srv.check.hash.pbkdf2_iterations = config->auth_settings.pbkdf2_iterations;
 	srv.check.rehash = config->auth_settings.rehash;
 	srv.check.authlog_days = config->auth_settings.authlog_days;
-	srv.store.driver = config->store.driver;
-	srv.store.path = config->store.sqlite_path;
+	store_settings_from_config(&srv.store, config);
 	srv.rl = ratelimit_create();
 	struct workpool_settings ws = {
 		.threads = config->auth_settings.threads,

@@ -466,8 +466,7 @@ void imap_notify_changed(const char *user_id)
 int imap_worker_start(struct event_base *base, const struct config *config, const char **error_r)
 {
 	w.config = config;
-	w.store_set.driver = config->store.driver;
-	w.store_set.path = config->store.sqlite_path;
+	store_settings_from_config(&w.store_set, config);
 	struct workpool_settings ws = {
 		.threads = IMAP_STORE_THREADS,
 		.thread_init = store_thread_init,

@@ -4,6 +4,7 @@
 #include "store_driver.h"
 
 #include "address.h"
+#include "config.h"
 #include "log.h"
 #include "mem.h"
 #include "pool.h"
@@ -21,7 +22,20 @@
 
 static const struct store_driver *const drivers[] = {
 	&store_driver_sqlite,
+	&store_driver_mongodb,
 };
+
+void store_settings_from_config(struct store_settings *set, const struct config *config)
+{
+	memset(set, 0, sizeof(*set));
+	set->driver = config->store.driver;
+	if (set->driver != NULL && strcmp(set->driver, "mongodb") == 0) {
+		set->path = config->store.mongodb_uri;
+		set->database = config->store.mongodb_database;
+	} else {
+		set->path = config->store.sqlite_path;
+	}
+}
 
 int store_set_error(struct store *store, enum store_error error, const char *fmt, ...)
 {

@@ -42,6 +42,11 @@ struct store_settings {
 	bool relaxed_sync;
 };
 
+struct config;
+/* Fills *set (zeroed first) from the store.* options of a loaded config:
+ * the driver, and the file or the MongoDB URI and database it names. */
+void store_settings_from_config(struct store_settings *set, const struct config *config);
+
 /* Opens a store handle. Never call before fork(): open one per process and
  * per thread after it. */
 int store_open(const struct store_settings *set, struct store **store_r,

@@ -150,6 +150,7 @@ struct store {
 };
 
 extern const struct store_driver store_driver_sqlite;
+extern const struct store_driver store_driver_mongodb;
 
 /* Records the error of the current call; always returns -1. */
 int store_set_error(struct store *store, enum store_error error, const char *fmt, ...)

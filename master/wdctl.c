@@ -274,8 +274,8 @@ static int store_command(struct config *config, int argc, char **argv)
 	(void)password_scheme_parse(config->auth_settings.hash, &ps.scheme);
 	if (drop_to_service_user(config) < 0)
 		return 1;
-	struct store_settings set = { .driver = config->store.driver,
-				      .path = config->store.sqlite_path };
+	struct store_settings set;
+	store_settings_from_config(&set, config);
 	struct store *store;
 	if (store_open(&set, &store, &error) < 0) {
 		fprintf(stderr, "wdctl: store: %s\n", error);

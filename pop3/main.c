@@ -13,10 +13,8 @@ unsigned int pop3_max_messages;
 static void *store_thread_init(void *arg)
 {
 	const struct config *config = arg;
-	struct store_settings set = {
-		.driver = config->store.driver,
-		.path = config->store.sqlite_path,
-	};
+	struct store_settings set;
+	store_settings_from_config(&set, config);
 	struct store *store;
 	const char *error;
 	if (store_open(&set, &store, &error) < 0) {

@@ -1,0 +1,976 @@
+/* The MongoDB store driver: the production store that any number of
+ * instances share. This file holds the process-wide client pool, opening a
+ * handle (indexes created idempotently), error mapping, BSON helpers, and
+ * users, addresses and domain aliases; the other store_mongodb_*.c files
+ * hold mailboxes, messages, updates and the delivery/auth data.
+ *
+ * Consistency without transactions: every step is one atomic single-
+ * document write, ordered so that a crash between two steps leaves at most
+ * a gap (an unused UID, an orphan attachment reference), never a message
+ * that points at something missing. UIDs and MODSEQs come from
+ * findAndModify $inc on the mailbox document, as in WildDuck. */
+#include "store_mongodb.h"
+
+#include "log.h"
+#include "mem.h"
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* WildDuck's names (attachments: the GridFS bucket "attachments"). */
+static const char *const col_names[COL_COUNT] = {
+	[COL_USERS] = "users",
+	[COL_ADDRESSES] = "addresses",
+	[COL_DOMAINALIASES] = "domainaliases",
+	[COL_MAILBOXES] = "mailboxes",
+	[COL_MESSAGES] = "messages",
+	[COL_JOURNAL] = "journal",
+	[COL_ATT_FILES] = "attachments.files",
+	[COL_ATT_CHUNKS] = "attachments.chunks",
+	[COL_FILTERS] = "filters",
+	[COL_AUTOREPLIES] = "autoreplies",
+	[COL_COUNTERS] = "counters",
+	[COL_WEBHOOKQUEUE] = "webhookqueue",
+	[COL_ASPS] = "asps",
+	[COL_AUTHLOG] = "authlog",
+	[COL_SETTINGS] = "settings",
+	[COL_TOTPUSED] = "totpused",
+};
+
+/* ---- the process-wide pools ----
+ * One mongoc_client_pool_t per URI and process, made on first use after
+ * fork/exec (DESIGN §2.2, LIBRARIES gotcha 8). A pool inherited through a
+ * plain fork() (tests do that) belongs to the parent: its monitor threads
+ * do not exist here, so the child makes its own and never touches it. */
+
+struct pool_entry {
+	struct pool_entry *next;
+	char *uri;
+	char *indexed;		/* '\n'-separated databases whose indexes exist */
+	pid_t pid;
+	mongoc_client_pool_t *pool;
+};
+
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool_entry *pools;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void log_mongoc(mongoc_log_level_t level, const char *domain, const char *message,
+		       void *data)
+{
+	if (level <= MONGOC_LOG_LEVEL_WARNING)
+		log_warn("event=mongoc_log domain=%s message=\"%s\"", domain, message);
+	else if (level <= MONGOC_LOG_LEVEL_INFO)
+		log_debug("event=mongoc_log domain=%s message=\"%s\"", domain, message);
+}
+
+static void mongo_global_init(void)
+{
+	mongoc_init();
+	mongoc_log_set_handler(log_mongoc, NULL);
+}
+
+static struct pool_entry *pool_get(const char *uri_string, bson_error_t *error)
+{
+	pthread_once(&init_once, mongo_global_init);
+	pid_t pid = getpid();
+	pthread_mutex_lock(&pools_lock);
+	struct pool_entry *e;
+	for (e = pools; e != NULL; e = e->next)
+		if (e->pid == pid && strcmp(e->uri, uri_string) == 0)
+			break;
+	if (e == NULL) {
+		mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_string, error);
+		if (uri != NULL) {
+			e = xcalloc(1, sizeof(*e));
+			e->uri = xstrdup(uri_string);
+			e->indexed = xstrdup("");
+			e->pid = pid;
+			e->pool = mongoc_client_pool_new(uri);
+			mongoc_client_pool_set_error_api(e->pool, MONGOC_ERROR_API_VERSION_2);
+			mongoc_client_pool_set_appname(e->pool, "wildduck-c");
+			mongoc_uri_destroy(uri);
+			e->next = pools;
+			pools = e;
+		}
+	}
+	pthread_mutex_unlock(&pools_lock);
+	return e;
+}
+
+/* ---- errors and helpers ---- */
+
+static bool transient_code(uint32_t code)
+{
+	switch (code) {
+	case 6: case 7: case 89: case 91: case 189: case 262: case 9001: case 10107:
+	case 11600: case 11602: case 13435: case 13436: case 50:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int mongo_fail(struct store *store, const bson_error_t *error, const char *what)
+{
+	if (error->code == 11000 || error->code == 11001)
+		return store_set_error(store, STORE_ERR_EXISTS, "%s: already exists", what);
+	if (error->domain == MONGOC_ERROR_STREAM ||
+	    error->domain == MONGOC_ERROR_SERVER_SELECTION ||
+	    error->domain == MONGOC_ERROR_CLIENT || transient_code(error->code))
+		return store_set_error(store, STORE_ERR_TEMPORARY, "%s: %s", what, error->message);
+	return store_set_error(store, STORE_ERR_INTERNAL, "%s: %s (%u/%u)", what, error->message,
+			       error->domain, error->code);
+}
+
+void mongo_oid(bson_oid_t *oid, const char *id)
+{
+	if (bson_oid_is_valid(id, strlen(id)) && strlen(id) == 24)
+		bson_oid_init_from_string(oid, id);
+	else
+		memset(oid, 0, sizeof(*oid));
+}
+
+void mongo_oid_str(const bson_oid_t *oid, char id_r[STORE_ID_SIZE])
+{
+	bson_oid_to_string(oid, id_r);
+}
+
+static bool find_field(const bson_t *doc, const char *key, bson_iter_t *it)
+{
+	if (strchr(key, '.') != NULL) {
+		bson_iter_t top;
+		return bson_iter_init(&top, doc) && bson_iter_find_descendant(&top, key, it);
+	}
+	return bson_iter_init_find(it, doc, key);
+}
+
+const char *mongo_str(struct pool *pool, const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+	if (!find_field(doc, key, &it) || !BSON_ITER_HOLDS_UTF8(&it))
+		return NULL;
+	uint32_t len;
+	const char *s = bson_iter_utf8(&it, &len);
+	return pool_strndup(pool, s, len);
+}
+
+int64_t mongo_int(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+	if (!find_field(doc, key, &it))
+		return 0;
+	if (BSON_ITER_HOLDS_DATE_TIME(&it))
+		return bson_iter_date_time(&it) / 1000;
+	return bson_iter_as_int64(&it);
+}
+
+bool mongo_bool(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+	return find_field(doc, key, &it) && bson_iter_as_bool(&it);
+}
+
+int64_t mongo_date(const bson_t *doc, const char *key)
+{
+	return mongo_int(doc, key);
+}
+
+void mongo_id(const bson_t *doc, const char *key, char id_r[STORE_ID_SIZE])
+{
+	bson_iter_t it;
+	id_r[0] = '\0';
+	if (!find_field(doc, key, &it))
+		return;
+	if (BSON_ITER_HOLDS_OID(&it)) {
+		bson_oid_to_string(bson_iter_oid(&it), id_r);
+	} else if (BSON_ITER_HOLDS_UTF8(&it)) {
+		snprintf(id_r, STORE_ID_SIZE, "%s", bson_iter_utf8(&it, NULL));
+	}
+}
+
+const unsigned char *mongo_bin(struct pool *pool, const bson_t *doc, const char *key,
+			       size_t *len_r)
+{
+	bson_iter_t it;
+	*len_r = 0;
+	unsigned char *out;
+	if (!find_field(doc, key, &it) || !BSON_ITER_HOLDS_BINARY(&it)) {
+		out = pool_alloc(pool, 1);
+		out[0] = '\0';
+		return out;
+	}
+	bson_subtype_t subtype;
+	uint32_t len;
+	const uint8_t *data;
+	bson_iter_binary(&it, &subtype, &len, &data);
+	out = pool_alloc(pool, (size_t)len + 1);
+	if (len > 0)
+		memcpy(out, data, len);
+	out[len] = '\0';
+	*len_r = len;
+	return out;
+}
+
+void mongo_strings(struct pool *pool, const bson_t *doc, const char *key,
+		   const char *const **list_r, unsigned int *count_r)
+{
+	bson_iter_t it, child;
+	unsigned int count = 0;
+	if (find_field(doc, key, &it) && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &child)) {
+		while (bson_iter_next(&child))
+			count++;
+	}
+	const char **list = pool_alloc(pool, (count + 1) * sizeof(*list));
+	unsigned int n = 0;
+	if (count > 0 && bson_iter_recurse(&it, &child)) {
+		while (bson_iter_next(&child) && n < count)
+			if (BSON_ITER_HOLDS_UTF8(&child))
+				list[n++] = pool_strdup(pool, bson_iter_utf8(&child, NULL));
+	}
+	list[n] = NULL;
+	*list_r = list;
+	*count_r = n;
+}
+
+void mongo_append_strings(bson_t *doc, const char *key, const char *const *list,
+			  unsigned int count)
+{
+	bson_t arr;
+	char idx[16];
+	const char *k;
+	unsigned int n = 0;
+	bson_append_array_begin(doc, key, -1, &arr);
+	for (unsigned int i = 0; i < count; i++) {
+		if (list[i] == NULL)
+			continue;
+		bson_uint32_to_string(n++, &k, idx, sizeof(idx));
+		bson_append_utf8(&arr, k, -1, list[i], -1);
+	}
+	bson_append_array_end(doc, &arr);
+}
+
+void mongo_append_date(bson_t *doc, const char *key, int64_t secs)
+{
+	bson_append_date_time(doc, key, -1, secs * 1000);
+}
+
+void mongo_append_str(bson_t *doc, const char *key, const char *s)
+{
+	if (s == NULL)
+		bson_append_null(doc, key, -1);
+	else
+		bson_append_utf8(doc, key, -1, s, -1);
+}
+
+int mongo_find_one(struct store *store, enum mongo_col col, const bson_t *filter,
+		   const bson_t *opts, bson_t *doc_r)
+{
+	bson_t o = BSON_INITIALIZER;
+	if (opts != NULL)
+		bson_copy_to_excluding_noinit(opts, &o, "limit", NULL);
+	BSON_APPEND_INT64(&o, "limit", 1);
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(mongo_col(store, col), filter,
+								   &o, NULL);
+	bson_destroy(&o);
+	const bson_t *doc;
+	int ret = 0;
+	if (mongoc_cursor_next(cursor, &doc)) {
+		bson_copy_to(doc, doc_r);
+		ret = 1;
+	}
+	bson_error_t error;
+	if (ret == 0 && mongoc_cursor_error(cursor, &error))
+		ret = mongo_fail(store, &error, col_names[col]);
+	mongoc_cursor_destroy(cursor);
+	return ret;
+}
+
+int mongo_update(struct store *store, enum mongo_col col, const bson_t *filter,
+		 const bson_t *update, bool many, bool upsert, int64_t *matched_r)
+{
+	bson_t opts = BSON_INITIALIZER, reply;
+	bson_error_t error;
+	if (upsert)
+		BSON_APPEND_BOOL(&opts, "upsert", true);
+	bool ok = many ?
+		mongoc_collection_update_many(mongo_col(store, col), filter, update, &opts,
+					      &reply, &error) :
+		mongoc_collection_update_one(mongo_col(store, col), filter, update, &opts,
+					     &reply, &error);
+	bson_destroy(&opts);
+	if (ok && matched_r != NULL)
+		*matched_r = mongo_int(&reply, "matchedCount") + mongo_int(&reply, "upsertedCount");
+	bson_destroy(&reply);
+	return ok ? 0 : mongo_fail(store, &error, col_names[col]);
+}
+
+int mongo_delete(struct store *store, enum mongo_col col, const bson_t *filter, bool many,
+		 int64_t *deleted_r)
+{
+	bson_t reply;
+	bson_error_t error;
+	bool ok = many ?
+		mongoc_collection_delete_many(mongo_col(store, col), filter, NULL, &reply, &error) :
+		mongoc_collection_delete_one(mongo_col(store, col), filter, NULL, &reply, &error);
+	if (ok && deleted_r != NULL)
+		*deleted_r = mongo_int(&reply, "deletedCount");
+	bson_destroy(&reply);
+	return ok ? 0 : mongo_fail(store, &error, col_names[col]);
+}
+
+int mongo_insert(struct store *store, enum mongo_col col, const bson_t *doc)
+{
+	bson_error_t error;
+	if (mongoc_collection_insert_one(mongo_col(store, col), doc, NULL, NULL, &error))
+		return 0;
+	return mongo_fail(store, &error, col_names[col]);
+}
+
+int mongo_find_modify(struct store *store, enum mongo_col col, const bson_t *filter,
+		      const bson_t *update, bool upsert, bson_t *doc_r)
+{
+	bson_t reply;
+	bson_error_t error;
+	if (!mongoc_collection_find_and_modify(mongo_col(store, col), filter, NULL, update, NULL,
+					       false, upsert, true, &reply, &error)) {
+		bson_destroy(&reply);
+		return mongo_fail(store, &error, col_names[col]);
+	}
+	bson_iter_t it;
+	int ret = 0;
+	if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		uint32_t len;
+		const uint8_t *data;
+		bson_iter_document(&it, &len, &data);
+		bson_t value;
+		if (bson_init_static(&value, data, len)) {
+			bson_copy_to(&value, doc_r);
+			ret = 1;
+		}
+	}
+	bson_destroy(&reply);
+	return ret;
+}
+
+int mongo_count(struct store *store, enum mongo_col col, const bson_t *filter,
+		int64_t *count_r)
+{
+	bson_error_t error;
+	int64_t n = mongoc_collection_count_documents(mongo_col(store, col), filter, NULL, NULL,
+						      NULL, &error);
+	if (n < 0)
+		return mongo_fail(store, &error, col_names[col]);
+	*count_r = n;
+	return 0;
+}
+
+/* ---- open: indexes ---- */
+/* create_index: 0 made (or there), 1 a TTL index the server lacks, -1. */
+
+struct index_def {
+	enum mongo_col col;
+	const char *name;
+	const char *keys;	/* "field:1,field:-1" */
+	bool unique;
+	int64_t ttl;		/* expireAfterSeconds, -1: none */
+};
+
+/* Unique indexes carry correctness (names, addresses, uids); the TTL ones
+ * are housekeeping that the server may lack (FerretDB does): the driver
+ * never relies on them (authlog_purge and counter expiry check dates). */
+static const struct index_def indexes[] = {
+	{ COL_USERS, "unameview", "unameview:1", true, -1 },
+	{ COL_ADDRESSES, "addrview", "addrview:1", true, -1 },
+	{ COL_ADDRESSES, "address", "address:1", true, -1 },
+	{ COL_ADDRESSES, "user", "user:1", false, -1 },
+	{ COL_ADDRESSES, "wildcard", "domain:1,wildcard:1", false, -1 },
+	{ COL_DOMAINALIASES, "alias", "alias:1", true, -1 },
+	{ COL_MAILBOXES, "user_path", "user:1,path:1", true, -1 },
+	{ COL_MESSAGES, "mailbox_uid", "mailbox:1,uid:1", true, -1 },
+	{ COL_MESSAGES, "mailbox_seen", "mailbox:1,seen:1", false, -1 },
+	{ COL_MESSAGES, "user", "user:1", false, -1 },
+	{ COL_JOURNAL, "mailbox_modseq", "mailbox:1,modseq:1", false, -1 },
+	{ COL_ATT_CHUNKS, "files_id_1_n_1", "files_id:1,n:1", true, -1 },
+	{ COL_FILTERS, "user", "user:1", false, -1 },
+	{ COL_AUTOREPLIES, "user", "user:1", true, -1 },
+	{ COL_ASPS, "user", "user:1", false, -1 },
+	{ COL_TOTPUSED, "user_step", "user:1,step:1", true, -1 },
+	{ COL_AUTHLOG, "user_created", "user:1,created:-1", false, -1 },
+	{ COL_AUTHLOG, "expires_ttl", "expires:1", false, 0 },
+	{ COL_COUNTERS, "expires_ttl", "expires:1", false, 0 },
+	{ COL_JOURNAL, "created_ttl", "created:1", false, 30 * 86400 },
+};
+
+static void index_keys(bson_t *doc, const char *keys)
+{
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%s", keys);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		*colon = '\0';
+		BSON_APPEND_INT32(doc, tok, atoi(colon + 1));
+	}
+}
+
+static int create_index(struct store *store, const struct index_def *def)
+{
+	bson_t cmd = BSON_INITIALIZER, arr, idx, key, reply;
+	BSON_APPEND_UTF8(&cmd, "createIndexes", col_names[def->col]);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
+	BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &idx);
+	BSON_APPEND_DOCUMENT_BEGIN(&idx, "key", &key);
+	index_keys(&key, def->keys);
+	bson_append_document_end(&idx, &key);
+	BSON_APPEND_UTF8(&idx, "name", def->name);
+	if (def->unique)
+		BSON_APPEND_BOOL(&idx, "unique", true);
+	if (def->ttl >= 0)
+		BSON_APPEND_INT64(&idx, "expireAfterSeconds", def->ttl);
+	bson_append_document_end(&arr, &idx);
+	bson_append_array_end(&cmd, &arr);
+	bson_error_t error;
+	bool ok = mongoc_database_write_command_with_opts(mongo_ctx(store)->db, &cmd, NULL,
+							   &reply, &error);
+	bson_destroy(&cmd);
+	bson_destroy(&reply);
+	if (ok)
+		return 0;
+	if (def->ttl >= 0 && error.domain != MONGOC_ERROR_STREAM &&
+	    error.domain != MONGOC_ERROR_SERVER_SELECTION) {
+		log_debug("event=mongodb_capability feature=ttl_index collection=%s "
+			  "available=no error=\"%s\"", col_names[def->col], error.message);
+		return 1;
+	}
+	return mongo_fail(store, &error, "create index");
+}
+
+/* Once per process, URI and database: createIndexes is idempotent, but
+ * not free. */
+static int ensure_indexes(struct store *store, struct pool_entry *e, const char *dbname)
+{
+	char *key = xasprintf("\n%s\n", dbname);
+	pthread_mutex_lock(&pools_lock);
+	bool done = strstr(e->indexed, key) != NULL;
+	pthread_mutex_unlock(&pools_lock);
+	if (done) {
+		free(key);
+		return 0;
+	}
+	unsigned int missing = 0;
+	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+		int ret = create_index(store, &indexes[i]);
+		if (ret < 0) {
+			free(key);
+			return -1;
+		}
+		missing += ret;
+	}
+	/* TTL indexes are housekeeping: without them (FerretDB) expired auth
+	 * log entries go by authlog_purge, counters by their date check, and
+	 * the journal is kept */
+	log_info("event=mongodb_indexes database=%s count=%zu ttl=%s", dbname,
+		 sizeof(indexes) / sizeof(indexes[0]) - missing, missing == 0 ? "yes" : "no");
+	pthread_mutex_lock(&pools_lock);
+	char *joined = xasprintf("%s%s", e->indexed, key + (e->indexed[0] == '\0' ? 0 : 1));
+	free(e->indexed);
+	e->indexed = joined;
+	pthread_mutex_unlock(&pools_lock);
+	free(key);
+	return 0;
+}
+
+static void mongodb_close(struct store *store)
+{
+	struct mongo_store *ctx = mongo_ctx(store);
+	for (unsigned int i = 0; i < COL_COUNT; i++)
+		if (ctx->cols[i] != NULL)
+			mongoc_collection_destroy(ctx->cols[i]);
+	if (ctx->db != NULL)
+		mongoc_database_destroy(ctx->db);
+	if (ctx->client != NULL)
+		mongoc_client_pool_push(ctx->pool, ctx->client);
+	XFREE(store->ctx);
+}
+
+static int mongodb_open(struct store *store, const struct store_settings *set)
+{
+	if (set->path == NULL || set->path[0] == '\0')
+		return store_set_error(store, STORE_ERR_INVALID, "mongodb store needs a URI");
+	const char *dbname = set->database == NULL || set->database[0] == '\0' ? "wildduck" :
+		set->database;
+	bson_error_t error;
+	struct pool_entry *e = pool_get(set->path, &error);
+	if (e == NULL)
+		return store_set_error(store, STORE_ERR_INVALID, "mongodb URI: %s", error.message);
+	struct mongo_store *ctx = xcalloc(1, sizeof(*ctx));
+	store->ctx = ctx;
+	ctx->pool = e->pool;
+	ctx->compress_level = set->compress_level;
+	ctx->client = mongoc_client_pool_pop(e->pool);
+	ctx->db = mongoc_client_get_database(ctx->client, dbname);
+	for (unsigned int i = 0; i < COL_COUNT; i++)
+		ctx->cols[i] = mongoc_client_get_collection(ctx->client, dbname, col_names[i]);
+	if (ensure_indexes(store, e, dbname) < 0) {
+		mongodb_close(store);
+		return -1;
+	}
+	return 0;
+}
+
+static int user_exists(struct store *store, const char *user_id);
+
+/* ---- users ---- */
+
+static const struct {
+	const char *path;
+	enum store_special_use use;
+} default_mailboxes[] = {
+	{ "INBOX", STORE_SPECIAL_INBOX },
+	{ "Sent Mail", STORE_SPECIAL_SENT },
+	{ "Drafts", STORE_SPECIAL_DRAFTS },
+	{ "Trash", STORE_SPECIAL_TRASH },
+	{ "Junk", STORE_SPECIAL_JUNK },
+	{ "Archive", STORE_SPECIAL_ARCHIVE },
+};
+
+static int insert_address(struct store *store, const char *user_id, const char *address,
+			  const char *addrview, const char *domain, bool wildcard, bool main)
+{
+	bson_oid_t id, user;
+	bson_oid_init(&id, NULL);
+	mongo_oid(&user, user_id);
+	bson_t doc = BSON_INITIALIZER;
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_OID(&doc, "user", &user);
+	BSON_APPEND_UTF8(&doc, "address", address);
+	BSON_APPEND_UTF8(&doc, "addrview", addrview);
+	BSON_APPEND_UTF8(&doc, "domain", domain);
+	BSON_APPEND_BOOL(&doc, "wildcard", wildcard);
+	BSON_APPEND_BOOL(&doc, "main", main);
+	mongo_append_date(&doc, "created", (int64_t)time(NULL));
+	int ret = mongo_insert(store, COL_ADDRESSES, &doc);
+	bson_destroy(&doc);
+	return ret;
+}
+
+static void append_user_limits(bson_t *doc, const struct store_user *user)
+{
+	BSON_APPEND_INT64(doc, "imapMaxConnections", user->limits.imap_max_connections);
+	BSON_APPEND_INT64(doc, "recipients", user->limits.recipients_per_day);
+	BSON_APPEND_INT64(doc, "forwards", user->limits.forwards_per_day);
+}
+
+static int by_oid(struct store *store, enum mongo_col col, const char *key, const char *id)
+{
+	bson_oid_t oid;
+	mongo_oid(&oid, id);
+	bson_t filter = BSON_INITIALIZER;
+	BSON_APPEND_OID(&filter, key, &oid);
+	int ret = mongo_delete(store, col, &filter, true, NULL);
+	bson_destroy(&filter);
+	return ret;
+}
+
+/* user, address and mailboxes are three kinds of document: without a
+ * transaction, "all or nothing" means undoing what was done on failure. */
+static int mongodb_user_create(struct store *store, const struct store_user *user,
+			       const char *unameview, const char *addrview, const char *domain,
+			       char id_r[STORE_ID_SIZE])
+{
+	bson_oid_t id;
+	bson_oid_init(&id, NULL);
+	mongo_oid_str(&id, id_r);
+	bson_t doc = BSON_INITIALIZER;
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_UTF8(&doc, "username", user->username);
+	BSON_APPEND_UTF8(&doc, "unameview", unameview);
+	mongo_append_str(&doc, "password", user->password_hash);
+	mongo_append_str(&doc, "address", user->address);
+	BSON_APPEND_INT64(&doc, "quota", (int64_t)user->quota);
+	BSON_APPEND_INT64(&doc, "storageUsed", 0);
+	BSON_APPEND_BOOL(&doc, "disabled", user->disabled);
+	BSON_APPEND_BOOL(&doc, "suspended", user->suspended);
+	mongo_append_strings(&doc, "tags", user->tags, user->tags_count);
+	append_user_limits(&doc, user);
+	mongo_append_str(&doc, "settings", user->settings);
+	mongo_append_date(&doc, "created", (int64_t)time(NULL));
+	int ret = mongo_insert(store, COL_USERS, &doc);
+	bson_destroy(&doc);
+	if (ret < 0) {
+		if (store->error == STORE_ERR_EXISTS)
+			store_set_error(store, STORE_ERR_EXISTS, "username already exists");
+		return -1;
+	}
+	if (user->address != NULL &&
+	    insert_address(store, id_r, user->address, addrview, domain, false, true) < 0)
+		goto undo;
+	for (size_t i = 0; i < sizeof(default_mailboxes) / sizeof(default_mailboxes[0]); i++) {
+		char mailbox_id[STORE_ID_SIZE];
+		if (mongo_mailbox_insert(store, id_r, default_mailboxes[i].path,
+					 default_mailboxes[i].use, mailbox_id) < 0)
+			goto undo;
+	}
+	return 0;
+undo:;
+	/* keep the error of the failed step, not the cleanup's */
+	struct store saved = *store;
+	(void)by_oid(store, COL_MAILBOXES, "user", id_r);
+	(void)by_oid(store, COL_ADDRESSES, "user", id_r);
+	(void)by_oid(store, COL_USERS, "_id", id_r);
+	store->error = saved.error;
+	memcpy(store->error_msg, saved.error_msg, sizeof(store->error_msg));
+	return -1;
+}
+
+static void user_from_doc(struct pool *pool, const bson_t *doc, struct store_user *user)
+{
+	memset(user, 0, sizeof(*user));
+	mongo_id(doc, "_id", user->id);
+	user->username = mongo_str(pool, doc, "username");
+	user->password_hash = mongo_str(pool, doc, "password");
+	user->address = mongo_str(pool, doc, "address");
+	user->quota = (uint64_t)mongo_int(doc, "quota");
+	int64_t used = mongo_int(doc, "storageUsed");
+	user->storage_used = used < 0 ? 0 : (uint64_t)used;
+	user->disabled = mongo_bool(doc, "disabled");
+	user->suspended = mongo_bool(doc, "suspended");
+	mongo_strings(pool, doc, "tags", &user->tags, &user->tags_count);
+	user->limits.imap_max_connections = (uint32_t)mongo_int(doc, "imapMaxConnections");
+	user->limits.recipients_per_day = (uint32_t)mongo_int(doc, "recipients");
+	user->limits.forwards_per_day = (uint32_t)mongo_int(doc, "forwards");
+	user->settings = mongo_str(pool, doc, "settings");
+	user->created = mongo_date(doc, "created");
+}
+
+static int mongodb_user_get(struct store *store, const char *user_id, const char *unameview,
+			    struct pool *pool, struct store_user **user_r)
+{
+	bson_t filter = BSON_INITIALIZER, doc;
+	if (user_id != NULL) {
+		bson_oid_t oid;
+		mongo_oid(&oid, user_id);
+		BSON_APPEND_OID(&filter, "_id", &oid);
+	} else {
+		BSON_APPEND_UTF8(&filter, "unameview", unameview);
+	}
+	int ret = mongo_find_one(store, COL_USERS, &filter, NULL, &doc);
+	bson_destroy(&filter);
+	if (ret == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	if (ret < 0)
+		return -1;
+	*user_r = pool_alloc(pool, sizeof(**user_r));
+	user_from_doc(pool, &doc, *user_r);
+	bson_destroy(&doc);
+	return 0;
+}
+
+static int mongodb_user_update(struct store *store, const char *user_id, unsigned int fields,
+			       const struct store_user *user)
+{
+	if (fields == 0)	/* an empty $set is refused */
+		return user_exists(store, user_id);
+	bson_oid_t oid;
+	mongo_oid(&oid, user_id);
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	BSON_APPEND_OID(&filter, "_id", &oid);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	if (fields & STORE_USER_PASSWORD)
+		mongo_append_str(&set, "password", user->password_hash);
+	if (fields & STORE_USER_QUOTA)
+		BSON_APPEND_INT64(&set, "quota", (int64_t)user->quota);
+	if (fields & STORE_USER_DISABLED)
+		BSON_APPEND_BOOL(&set, "disabled", user->disabled);
+	if (fields & STORE_USER_SUSPENDED)
+		BSON_APPEND_BOOL(&set, "suspended", user->suspended);
+	if (fields & STORE_USER_TAGS)
+		mongo_append_strings(&set, "tags", user->tags, user->tags_count);
+	if (fields & STORE_USER_LIMITS)
+		append_user_limits(&set, user);
+	if (fields & STORE_USER_SETTINGS)
+		mongo_append_str(&set, "settings", user->settings);
+	bson_append_document_end(&update, &set);
+	int64_t matched = 0;
+	int ret = mongo_update(store, COL_USERS, &filter, &update, false, false, &matched);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	if (ret == 0 && matched == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	return ret;
+}
+
+/* The user document goes first, so the user is gone at once; what it owned
+ * is removed after (a crash leaves orphans, never a half user). */
+static int mongodb_user_delete(struct store *store, const char *user_id)
+{
+	bson_oid_t oid;
+	mongo_oid(&oid, user_id);
+	bson_t filter = BSON_INITIALIZER;
+	BSON_APPEND_OID(&filter, "_id", &oid);
+	int64_t deleted = 0;
+	int ret = mongo_delete(store, COL_USERS, &filter, false, &deleted);
+	bson_destroy(&filter);
+	if (ret < 0)
+		return -1;
+	if (deleted == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	if (by_oid(store, COL_ADDRESSES, "user", user_id) < 0)
+		return -1;
+	struct pool *pool = pool_create(1024);
+	struct store_mailbox *boxes;
+	unsigned int count;
+	ret = mongo_mailbox_list(store, user_id, pool, &boxes, &count);
+	for (unsigned int i = 0; ret == 0 && i < count; i++) {
+		ret = mongo_mailbox_purge(store, boxes[i].id);
+		if (ret == 0)
+			ret = by_oid(store, COL_MAILBOXES, "_id", boxes[i].id);
+	}
+	pool_destroy(&pool);
+	if (ret == 0)
+		ret = mongo_extra_user_delete(store, &oid);
+	return ret;
+}
+
+/* ---- addresses and domain aliases ---- */
+
+static int user_exists(struct store *store, const char *user_id)
+{
+	bson_oid_t oid;
+	mongo_oid(&oid, user_id);
+	bson_t filter = BSON_INITIALIZER;
+	BSON_APPEND_OID(&filter, "_id", &oid);
+	int64_t n = 0;
+	int ret = mongo_count(store, COL_USERS, &filter, &n);
+	bson_destroy(&filter);
+	if (ret == 0 && n == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	return ret;
+}
+
+static int mongodb_address_add(struct store *store, const char *user_id, const char *address,
+			       const char *addrview, const char *domain, bool wildcard, bool main)
+{
+	if (user_exists(store, user_id) < 0 ||
+	    insert_address(store, user_id, address, addrview, domain, wildcard, main) < 0)
+		return -1;
+	if (!main)
+		return 0;
+	/* the new main address exists: now demote the old one */
+	bson_oid_t user;
+	mongo_oid(&user, user_id);
+	bson_t *filter = BCON_NEW("user", BCON_OID(&user), "main", BCON_BOOL(true),
+				  "address", "{", "$ne", BCON_UTF8(address), "}");
+	bson_t *update = BCON_NEW("$set", "{", "main", BCON_BOOL(false), "}");
+	int ret = mongo_update(store, COL_ADDRESSES, filter, update, true, false, NULL);
+	bson_destroy(filter);
+	bson_destroy(update);
+	if (ret == 0) {
+		filter = BCON_NEW("_id", BCON_OID(&user));
+		update = BCON_NEW("$set", "{", "address", BCON_UTF8(address), "}");
+		ret = mongo_update(store, COL_USERS, filter, update, false, false, NULL);
+		bson_destroy(filter);
+		bson_destroy(update);
+	}
+	return ret;
+}
+
+static void address_from_doc(struct pool *pool, const bson_t *doc, struct store_address *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	mongo_id(doc, "_id", addr->id);
+	mongo_id(doc, "user", addr->user);
+	addr->address = mongo_str(pool, doc, "address");
+	addr->main = mongo_bool(doc, "main");
+	addr->created = mongo_date(doc, "created");
+}
+
+static int mongodb_address_find(struct store *store, const char *address, const char *addrview,
+				struct pool *pool, struct store_address **address_r)
+{
+	bson_t filter = BSON_INITIALIZER, doc;
+	if (address != NULL)
+		BSON_APPEND_UTF8(&filter, "address", address);
+	else
+		BSON_APPEND_UTF8(&filter, "addrview", addrview);
+	int ret = mongo_find_one(store, COL_ADDRESSES, &filter, NULL, &doc);
+	bson_destroy(&filter);
+	if (ret == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such address");
+	if (ret < 0)
+		return -1;
+	*address_r = pool_alloc(pool, sizeof(**address_r));
+	address_from_doc(pool, &doc, *address_r);
+	bson_destroy(&doc);
+	return 0;
+}
+
+static int address_docs(struct store *store, const bson_t *filter, const bson_t *opts,
+			struct pool *pool, struct store_address **addresses_r,
+			unsigned int *count_r)
+{
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
+		mongo_col(store, COL_ADDRESSES), filter, opts, NULL);
+	unsigned int count = 0, cap = 8;
+	struct store_address *list = pool_alloc(pool, cap * sizeof(*list));
+	const bson_t *doc;
+	while (mongoc_cursor_next(cursor, &doc)) {
+		if (count == cap) {
+			struct store_address *bigger = pool_alloc(pool, cap * 2 * sizeof(*list));
+			memcpy(bigger, list, cap * sizeof(*list));
+			list = bigger;
+			cap *= 2;
+		}
+		address_from_doc(pool, doc, &list[count++]);
+	}
+	bson_error_t error;
+	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "addresses") : 0;
+	mongoc_cursor_destroy(cursor);
+	*addresses_r = list;
+	*count_r = count;
+	return ret;
+}
+
+static int mongodb_address_list(struct store *store, const char *user_id, struct pool *pool,
+				struct store_address **addresses_r, unsigned int *count_r)
+{
+	bson_oid_t user;
+	mongo_oid(&user, user_id);
+	bson_t *filter = BCON_NEW("user", BCON_OID(&user));
+	bson_t *opts = BCON_NEW("sort", "{", "main", BCON_INT32(-1), "address", BCON_INT32(1), "}");
+	int ret = address_docs(store, filter, opts, pool, addresses_r, count_r);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	return ret;
+}
+
+static int mongodb_address_wildcards(struct store *store, const char *domain, struct pool *pool,
+				     struct store_address **addresses_r, unsigned int *count_r)
+{
+	bson_t *filter = BCON_NEW("domain", BCON_UTF8(domain), "wildcard", BCON_BOOL(true));
+	int ret = address_docs(store, filter, NULL, pool, addresses_r, count_r);
+	bson_destroy(filter);
+	return ret;
+}
+
+static int mongodb_address_delete(struct store *store, const char *address)
+{
+	bson_t *filter = BCON_NEW("address", BCON_UTF8(address), "main", "{", "$ne",
+				  BCON_BOOL(true), "}");
+	int64_t deleted = 0;
+	int ret = mongo_delete(store, COL_ADDRESSES, filter, false, &deleted);
+	bson_destroy(filter);
+	if (ret < 0 || deleted > 0)
+		return ret;
+	struct pool *pool = pool_create(256);
+	struct store_address *found;
+	ret = mongodb_address_find(store, address, NULL, pool, &found);
+	pool_destroy(&pool);
+	if (ret == 0)
+		return store_set_error(store, STORE_ERR_INVALID,
+				       "the main address cannot be deleted");
+	return -1;
+}
+
+static int mongodb_domain_alias_add(struct store *store, const char *alias, const char *domain)
+{
+	bson_oid_t id;
+	bson_oid_init(&id, NULL);
+	bson_t doc = BSON_INITIALIZER;
+	BSON_APPEND_OID(&doc, "_id", &id);
+	BSON_APPEND_UTF8(&doc, "alias", alias);
+	BSON_APPEND_UTF8(&doc, "domain", domain);
+	mongo_append_date(&doc, "created", (int64_t)time(NULL));
+	int ret = mongo_insert(store, COL_DOMAINALIASES, &doc);
+	bson_destroy(&doc);
+	return ret;
+}
+
+static int mongodb_domain_alias_delete(struct store *store, const char *alias)
+{
+	bson_t *filter = BCON_NEW("alias", BCON_UTF8(alias));
+	int64_t deleted = 0;
+	int ret = mongo_delete(store, COL_DOMAINALIASES, filter, false, &deleted);
+	bson_destroy(filter);
+	if (ret == 0 && deleted == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such domain alias");
+	return ret;
+}
+
+static int mongodb_domain_alias_get(struct store *store, const char *alias, struct pool *pool,
+				    const char **domain_r)
+{
+	bson_t *filter = BCON_NEW("alias", BCON_UTF8(alias));
+	bson_t doc;
+	int ret = mongo_find_one(store, COL_DOMAINALIASES, filter, NULL, &doc);
+	bson_destroy(filter);
+	if (ret == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such domain alias");
+	if (ret < 0)
+		return -1;
+	*domain_r = mongo_str(pool, &doc, "domain");
+	bson_destroy(&doc);
+	return 0;
+}
+
+const struct store_driver store_driver_mongodb = {
+	.name = "mongodb",
+	.open = mongodb_open,
+	.close = mongodb_close,
+	.user_create = mongodb_user_create,
+	.user_get = mongodb_user_get,
+	.user_update = mongodb_user_update,
+	.user_delete = mongodb_user_delete,
+	.address_add = mongodb_address_add,
+	.address_delete = mongodb_address_delete,
+	.address_list = mongodb_address_list,
+	.address_find = mongodb_address_find,
+	.address_wildcards = mongodb_address_wildcards,
+	.domain_alias_add = mongodb_domain_alias_add,
+	.domain_alias_delete = mongodb_domain_alias_delete,
+	.domain_alias_get = mongodb_domain_alias_get,
+	.mailbox_create = mongo_mailbox_create,
+	.mailbox_get = mongo_mailbox_get,
+	.mailbox_list = mongo_mailbox_list,
+	.mailbox_rename = mongo_mailbox_rename,
+	.mailbox_delete = mongo_mailbox_delete,
+	.mailbox_subscribe = mongo_mailbox_subscribe,
+	.mailbox_counts = mongo_mailbox_counts,
+	.message_append = mongo_message_append,
+	.message_list = mongo_message_list,
+	.message_get = mongo_message_get,
+	.message_content = mongo_message_content,
+	.flags_update = mongo_flags_update,
+	.message_copy = mongo_message_copy,
+	.message_expunge = mongo_message_expunge,
+	.attachment_get = mongo_attachment_get,
+	.attachment_info = mongo_attachment_info,
+	.journal_since = mongo_journal_since,
+	.filter_add = mongo_filter_add,
+	.filter_delete = mongo_filter_delete,
+	.filter_list = mongo_filter_list,
+	.autoreply_set = mongo_autoreply_set,
+	.autoreply_get = mongo_autoreply_get,
+	.autoreply_delete = mongo_autoreply_delete,
+	.targets_set = mongo_targets_set,
+	.targets_get = mongo_targets_get,
+	.counter_add = mongo_counter_add,
+	.webhook_enqueue = mongo_webhook_enqueue,
+	.asp_create = mongo_asp_create,
+	.asp_list = mongo_asp_list,
+	.asp_delete = mongo_asp_delete,
+	.asp_touch = mongo_asp_touch,
+	.totp_get = mongo_totp_get,
+	.totp_set = mongo_totp_set,
+	.totp_use = mongo_totp_use,
+	.authlog_add = mongo_authlog_add,
+	.authlog_list = mongo_authlog_list,
+	.authlog_purge = mongo_authlog_purge,
+};
