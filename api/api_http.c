@@ -500,6 +500,17 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		r->token = xstrdup(token);
 		r->root = token_equal(token, g.config->api_settings.access_token);
 	}
+	/* roles that need no store lookup are checked before the body */
+	if (!(route->flags & API_PUBLIC) && r->token == NULL) {
+		api_error(r, 401, "AuthFailed", "Access token required");
+		reply_now(req, r);
+		return;
+	}
+	if ((route->flags & API_ROOT) && !r->root) {
+		api_error(r, 403, "MissingPrivileges", "This needs the root token");
+		reply_now(req, r);
+		return;
+	}
 	const char *leid = evhttp_find_header(in, "Last-Event-ID");
 	if (leid != NULL)
 		r->last_event_id = xstrdup(leid);
@@ -567,8 +578,7 @@ int api_server_start(struct event_base *base, const struct config *config,
 {
 	g.config = config;
 	g.base = base;
-	g.store_set.driver = config->store.driver;
-	g.store_set.path = config->store.sqlite_path;
+	store_settings_from_config(&g.store_set, config);
 	struct workpool_settings ws = {
 		.threads = config->api_settings.store_threads,
 		.thread_init = thread_init,
@@ -636,5 +646,6 @@ void api_print_routes(void)
 		for (const struct api_route *rt = *t; rt->path != NULL; rt++)
 			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 				if (names[i].m == rt->method)
-					printf("%s %s\n", names[i].name, rt->path);
+					printf("%s %s\t%s\n", names[i].name, rt->path,
+					       rt->summary != NULL ? rt->summary : "");
 }
