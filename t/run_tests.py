@@ -20,7 +20,7 @@ BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 CHECK_RE = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
 
 
-def run_check_binary(path, env=None):
+def run_check_binary(path, env=None, label=""):
     """Runs one check binary; returns (passed, failed)."""
     start = time.time()
     proc = subprocess.run([path], cwd=ROOT, capture_output=True, text=True,
@@ -33,13 +33,30 @@ def run_check_binary(path, env=None):
         failed += int(m.group(3)) + int(m.group(4))
     if total == 0 or proc.returncode != 0 and failed == 0:
         failed += 1  # crashed or printed nothing: count it as a failure
-    name = os.path.relpath(path, ROOT)
+    name = os.path.relpath(path, ROOT) + (" " + label if label else "")
     status = "ok" if failed == 0 else "FAILED"
     print(f"{name}: {total - failed if total >= failed else 0}/{total} {status} "
           f"({time.time() - start:.1f}s)", flush=True)
     if failed:
         print(out[-6000:], flush=True)
     return max(total - failed, 0), failed
+
+
+def run_store_mongodb(store):
+    """The contract suite again on the FerretDB test server, when built
+    (make mongo-test-server); WD_TEST_MONGODB_URI selects a real mongod."""
+    uri = os.environ.get("WD_TEST_MONGODB_URI")
+    if uri:
+        return run_check_binary(store, {"WD_TEST_STORE": "mongodb"}, "[mongodb]")
+    sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
+    import server
+    if not server.available():
+        print(f"{os.path.relpath(store, ROOT)} [mongodb]: skipped "
+              "(no build/ferretdb-test: make mongo-test-server)", flush=True)
+        return 0, 0
+    with server.MongoServer() as m:
+        return run_check_binary(store, {"WD_TEST_STORE": "mongodb",
+                                        "WD_TEST_MONGODB_URI": m.uri}, "[mongodb]")
 
 
 def run_unit():
@@ -51,6 +68,10 @@ def run_unit():
         binaries.append(store)
     for b in binaries:
         p, f = run_check_binary(b)
+        passed += p
+        failed += f
+    if os.access(store, os.X_OK):
+        p, f = run_store_mongodb(store)
         passed += p
         failed += f
     return passed, failed
