@@ -9,6 +9,7 @@
 #include "mime.h"
 #include "mime_imap.h"
 #include "mime_store.h"
+#include "fetch_body.h"
 #include "pool.h"
 
 #include <stdio.h>
@@ -20,6 +21,8 @@
 /* A batch ends after this many messages or this much output. */
 #define FETCH_BATCH_MESSAGES 200
 #define FETCH_BATCH_BYTES (2 * 1024 * 1024)
+/* Literals larger than this are streamed in chunks of this size. */
+#define FETCH_STREAM_CHUNK (1024 * 1024)
 
 enum fetch_type { F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODYSTRUCTURE,
 		  F_BODY, F_MODSEQ, F_SECTION };
@@ -43,7 +46,7 @@ struct fetch_msg {
 	uint32_t uid;
 	uint64_t modseq, size;
 	int64_t idate;
-	bool seen;
+	bool seen, seen_changed;
 	char *flags, *envelope, *bodystructure; /* flags space separated */
 };
 
@@ -62,7 +65,14 @@ struct fetch_job {
 	uint32_t next_uid;         /* the next batch starts here */
 	uint64_t batch_bytes;
 	bool stopped;              /* the batch is full, more may follow */
+	bool listed;               /* a batch was read */
 	bool finished;
+	unsigned int cur;          /* the message to write next */
+	struct {                   /* a large literal sent over several batches */
+		bool active;
+		unsigned int msg, next_item;
+		size_t pos, end;
+	} stream;
 	uint64_t seen_modseq;      /* \Seen set by this batch, 0 if none */
 	struct fetch_msg *msgs;
 	unsigned int msgs_count;
@@ -236,6 +246,7 @@ static int collect(const struct store_message *m, void *ctx)
 	f->size = m->size;
 	f->idate = m->idate;
 	f->seen = m->seen;
+	f->seen_changed = false;
 	struct buffer b = BUFFER_INIT;
 	for (unsigned int i = 0; i < m->flags_count; i++)
 		buffer_printf(&b, "%s%s", i ? " " : "", m->flags[i]);
@@ -261,73 +272,6 @@ static void msgs_clear(struct fetch_job *j)
 	j->msgs_count = 0;
 }
 
-/* The bytes [start, start+len) of the rebuilt message. */
-static int append_range(const struct store_message_content *c, size_t start, size_t len,
-			struct buffer *out, const char **error_r)
-{
-	struct mime_store_segment *segs;
-	size_t n;
-	if (mime_store_segments(c->tree, c->tree_len, start, len, &segs, &n, error_r) < 0)
-		return -1;
-	int ret = 0;
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		if (segs[i].type == MIME_STORE_SEGMENT_LITERAL) {
-			buffer_append(out, segs[i].data, segs[i].len);
-			continue;
-		}
-		ret = -1;
-		for (unsigned int a = 0; a < c->attachments_count; a++) {
-			const struct store_attachment *att = &c->attachments[a];
-			if (strcmp(att->id, segs[i].id) == 0 &&
-			    segs[i].att_offset + segs[i].len <= att->len) {
-				buffer_append(out, att->data + segs[i].att_offset, segs[i].len);
-				ret = 0;
-				break;
-			}
-		}
-		if (ret < 0)
-			*error_r = "attachment missing";
-	}
-	free(segs);
-	return ret;
-}
-
-static bool field_listed(const struct fetch_item *it, const char *line, size_t name_len)
-{
-	for (unsigned int i = 0; i < it->fields_count; i++)
-		if (strlen(it->fields[i]) == name_len && strncasecmp(it->fields[i], line, name_len) == 0)
-			return true;
-	return false;
-}
-
-/* Keeps (or drops) the header fields named in the item; continuation
- * lines go with their field. The blank line that ends a header stays. */
-static void filter_fields(const struct fetch_item *it, const struct buffer *hdr, struct buffer *out)
-{
-	const char *p = (const char *)hdr->data, *end = p + hdr->len;
-	bool keep = false;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *next = nl != NULL ? nl + 1 : end;
-		if (*p == '\r' || *p == '\n') {
-			buffer_append(out, p, (size_t)(next - p)); /* the empty line */
-			break;
-		}
-		if (*p != ' ' && *p != '\t') {
-			const char *colon = memchr(p, ':', (size_t)(next - p));
-			size_t nlen = colon != NULL ? (size_t)(colon - p) : 0;
-			while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
-				nlen--;
-			keep = colon != NULL && field_listed(it, p, nlen) == (it->kind == S_FIELDS);
-		}
-		if (keep)
-			buffer_append(out, p, (size_t)(next - p));
-		p = next;
-	}
-	if (p >= end) /* a header without the empty line still gets one */
-		buffer_append_str(out, "\r\n");
-}
-
 static enum mime_section mime_kind(enum section_kind k)
 {
 	switch (k) {
@@ -336,24 +280,6 @@ static enum mime_section mime_kind(enum section_kind k)
 	case S_ALL: return MIME_SECTION_ALL;
 	default: return MIME_SECTION_HEADER;
 	}
-}
-
-/* The section's bytes; a part that does not exist is empty (RFC 3501). */
-static int section_bytes(const struct fetch_item *it, const struct store_message_content *c,
-			 struct buffer *out, const char **error_r)
-{
-	size_t start, len;
-	if (mime_store_section_range(c->tree, c->tree_len, it->part, mime_kind(it->kind), &start,
-				     &len, error_r) < 0)
-		return 0;
-	if (it->kind != S_FIELDS && it->kind != S_FIELDS_NOT)
-		return append_range(c, start, len, out, error_r);
-	struct buffer hdr = BUFFER_INIT;
-	int ret = append_range(c, start, len, &hdr, error_r);
-	if (ret == 0)
-		filter_fields(it, &hdr, out);
-	buffer_free(&hdr);
-	return ret;
 }
 
 static void write_internaldate(struct buffer *out, int64_t t)
@@ -367,32 +293,55 @@ static void write_internaldate(struct buffer *out, int64_t t)
 		      months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* ENVELOPE, BODYSTRUCTURE or BODY computed from the tree. */
-static int write_structure(struct buffer *out, enum fetch_type type,
-			   const struct store_message_content *c, const char **error_r)
+/* A body section: small ones inline, large ones announced as a literal
+ * whose bytes the following batches stream (j->stream). Returns 1 when
+ * streaming started. */
+static int write_section(struct fetch_job *j, struct fetch_body *body, unsigned int msg,
+			 unsigned int item, const char **error_r)
 {
-	struct mime_message *m;
-	if (mime_store_load(c->tree, c->tree_len, &m, error_r) < 0)
-		return -1;
-	if (type == F_ENVELOPE)
-		mime_imap_envelope(m->root, out);
-	else
-		mime_imap_bodystructure(m->root, type == F_BODYSTRUCTURE, out);
-	mime_message_free(&m);
-	return 0;
+	const struct fetch_item *it = &j->items[item];
+	struct buffer *out = &j->out;
+	size_t start = 0, len = 0;
+	if (fetch_body_section(body, it->part, mime_kind(it->kind), &start, &len) < 0)
+		len = 0; /* no such part: an empty string (RFC 3501) */
+	struct buffer hdr = BUFFER_INIT;
+	if (it->kind == S_FIELDS || it->kind == S_FIELDS_NOT) {
+		struct buffer raw = BUFFER_INIT;
+		int ret = len > 0 ? fetch_body_range(body, start, len, &raw, error_r) : 0;
+		if (ret == 0)
+			fetch_header_filter(it->fields, it->fields_count, it->kind == S_FIELDS_NOT, &raw, &hdr);
+		buffer_free(&raw);
+		if (ret < 0)
+			return -1;
+		start = 0;
+		len = hdr.len;
+	}
+	size_t off = it->partial ? (size_t)(it->offset < len ? it->offset : len) : 0;
+	len -= off;
+	if (it->partial && it->length < len)
+		len = (size_t)it->length;
+	buffer_printf(out, "%s {%zu}\r\n", it->label, len);
+	if (hdr.data != NULL) {
+		buffer_append(out, hdr.data + off, len);
+		buffer_free(&hdr);
+		return 0;
+	}
+	if (len <= FETCH_STREAM_CHUNK)
+		return fetch_body_range(body, start + off, len, out, error_r);
+	j->stream.active = true;
+	j->stream.msg = msg;
+	j->stream.next_item = item + 1;
+	j->stream.pos = start + off;
+	j->stream.end = start + off + len;
+	return 1;
 }
 
-struct msg_ctx {
-	struct fetch_job *j;
-	struct fetch_msg *f;
-	struct store_message_content *content; /* NULL unless needed */
-	struct buffer section;
-};
-
-static int write_item(struct msg_ctx *m, const struct fetch_item *it, const char **error_r)
+static int write_item(struct fetch_job *j, struct fetch_body *body, unsigned int msg,
+		      unsigned int item, const char **error_r)
 {
-	struct buffer *out = &m->j->out;
-	struct fetch_msg *f = m->f;
+	const struct fetch_item *it = &j->items[item];
+	struct buffer *out = &j->out;
+	struct fetch_msg *f = &j->msgs[msg];
 	switch (it->type) {
 	case F_UID: buffer_printf(out, "UID %u", f->uid); return 0;
 	case F_FLAGS: buffer_printf(out, "FLAGS (%s)", f->flags); return 0;
@@ -405,30 +354,19 @@ static int write_item(struct msg_ctx *m, const struct fetch_item *it, const char
 			buffer_append_str(out, f->envelope);
 			return 0;
 		}
-		return write_structure(out, F_ENVELOPE, m->content, error_r);
+		return fetch_body_structure(body, FETCH_ENVELOPE, out, error_r);
 	case F_BODYSTRUCTURE:
 		buffer_append_str(out, "BODYSTRUCTURE ");
 		if (f->bodystructure != NULL) {
 			buffer_append_str(out, f->bodystructure);
 			return 0;
 		}
-		return write_structure(out, F_BODYSTRUCTURE, m->content, error_r);
+		return fetch_body_structure(body, FETCH_BODYSTRUCTURE, out, error_r);
 	case F_BODY:
 		buffer_append_str(out, "BODY ");
-		return write_structure(out, F_BODY, m->content, error_r);
+		return fetch_body_structure(body, FETCH_BODY, out, error_r);
 	case F_SECTION:
-		buffer_truncate(&m->section, 0);
-		if (section_bytes(it, m->content, &m->section, error_r) < 0)
-			return -1;
-		size_t off = it->partial ? (size_t)it->offset : 0, len = m->section.len;
-		off = off > len ? len : off;
-		len -= off;
-		if (it->partial && it->length < len)
-			len = (size_t)it->length;
-		buffer_printf(out, "%s {%zu}\r\n", it->label, len);
-		if (len > 0)
-			buffer_append(out, m->section.data + off, len);
-		return 0;
+		return write_section(j, body, msg, item, error_r);
 	}
 	return 0;
 }
@@ -454,43 +392,77 @@ static uint32_t seq_of(const struct fetch_job *j, uint32_t uid)
 	return lo < j->view_count && j->view_uids[lo] == uid ? lo + 1 : 0;
 }
 
-static int write_message(struct store *store, struct fetch_job *j, struct fetch_msg *f,
-			 bool flags_changed, struct pool *pool, const char **error_r)
+/* Writes items [first, end) of message msg and, unless a section starts
+ * streaming, the end of its FETCH response. Returns 1 when streaming. */
+static int write_items(struct fetch_job *j, struct fetch_body *body, unsigned int msg,
+		       unsigned int first, const char **error_r)
 {
-	struct msg_ctx m = { .j = j, .f = f, .section = BUFFER_INIT };
-	bool need = j->need_content || (item_requested(j, F_ENVELOPE) && f->envelope == NULL) ||
-		(item_requested(j, F_BODYSTRUCTURE) && f->bodystructure == NULL);
-	if (need && store_message_content(store, f->id, pool, &m.content, error_r) < 0)
-		return -1;
-	size_t mark = j->out.len;
-	buffer_printf(&j->out, "* %u FETCH (", seq_of(j, f->uid));
-	bool first = true;
-	if (j->uid_cmd && !item_requested(j, F_UID)) {
-		buffer_printf(&j->out, "UID %u", f->uid);
-		first = false;
-	}
-	for (unsigned int i = 0; i < j->items_count; i++) {
-		if (!first)
+	struct fetch_msg *f = &j->msgs[msg];
+	for (unsigned int i = first; i < j->items_count; i++) {
+		if (i > 0 || (j->uid_cmd && !item_requested(j, F_UID)))
 			buffer_append_c(&j->out, ' ');
-		first = false;
-		if (write_item(&m, &j->items[i], error_r) < 0) {
-			buffer_truncate(&j->out, mark);
-			buffer_free(&m.section);
-			return -1;
-		}
+		int r = write_item(j, body, msg, i, error_r);
+		if (r != 0)
+			return r;
 	}
-	if (flags_changed && !item_requested(j, F_FLAGS))
+	if (f->seen_changed && !item_requested(j, F_FLAGS))
 		buffer_printf(&j->out, " FLAGS (%s)", f->flags);
 	if (j->condstore && !item_requested(j, F_MODSEQ))
 		buffer_printf(&j->out, " MODSEQ (%llu)", (unsigned long long)f->modseq);
 	buffer_append_str(&j->out, ")\r\n");
-	buffer_free(&m.section);
 	return 0;
+}
+
+static bool needs_body(const struct fetch_job *j, const struct fetch_msg *f)
+{
+	return j->need_content || (item_requested(j, F_ENVELOPE) && f->envelope == NULL) ||
+	       (item_requested(j, F_BODYSTRUCTURE) && f->bodystructure == NULL);
+}
+
+static int write_message(struct store *store, struct fetch_job *j, unsigned int msg,
+			 const char **error_r)
+{
+	struct fetch_msg *f = &j->msgs[msg];
+	struct fetch_body body = { 0 };
+	if (needs_body(j, f) && fetch_body_open(&body, store, f->id, error_r) < 0)
+		return -1;
+	size_t mark = j->out.len;
+	buffer_printf(&j->out, "* %u FETCH (", seq_of(j, f->uid));
+	if (j->uid_cmd && !item_requested(j, F_UID))
+		buffer_printf(&j->out, "UID %u", f->uid);
+	int r = write_items(j, &body, msg, 0, error_r);
+	if (r < 0)
+		buffer_truncate(&j->out, mark);
+	fetch_body_close(&body);
+	return r;
+}
+
+/* The next chunk of a streamed literal; at its end the rest of that
+ * message's response. */
+static int stream_chunk(struct store *store, struct fetch_job *j, const char **error_r)
+{
+	struct fetch_body body;
+	struct fetch_msg *f = &j->msgs[j->stream.msg];
+	if (fetch_body_open(&body, store, f->id, error_r) < 0)
+		return -1;
+	size_t n = j->stream.end - j->stream.pos;
+	if (n > FETCH_STREAM_CHUNK)
+		n = FETCH_STREAM_CHUNK;
+	int r = fetch_body_range(&body, j->stream.pos, n, &j->out, error_r);
+	j->stream.pos += n;
+	if (r == 0 && j->stream.pos == j->stream.end) {
+		j->stream.active = false;
+		r = write_items(j, &body, j->stream.msg, j->stream.next_item, error_r);
+		if (r == 0)
+			j->cur++;
+	}
+	fetch_body_close(&body);
+	return r < 0 ? -1 : 0;
 }
 
 /* BODY[...] without PEEK marks messages \Seen (RFC 3501 6.4.5): one
  * store call for the batch, so they share one modseq. */
-static void mark_seen(struct store *store, struct fetch_job *j, bool *changed, struct pool *pool)
+static void mark_seen(struct store *store, struct fetch_job *j, struct pool *pool)
 {
 	static const char *const seen[] = { "\\Seen" };
 	struct store_uid_range *r = pool_alloc(pool, (j->msgs_count + 1) * sizeof(*r));
@@ -513,7 +485,7 @@ static void mark_seen(struct store *store, struct fetch_job *j, bool *changed, s
 			free(f->flags);
 			f->flags = flags;
 			f->modseq = res.modseq;
-			changed[i] = true;
+			f->seen_changed = true;
 		}
 	}
 }
@@ -533,44 +505,64 @@ static unsigned int remaining_ranges(const struct fetch_job *j, struct store_uid
 	return n;
 }
 
+/* Reads the next batch of message metadata; false when none is left. */
+static bool next_batch(struct store *store, struct fetch_job *j)
+{
+	const char *error = NULL;
+	msgs_clear(j);
+	j->cur = 0;
+	if (!j->stopped && j->listed)
+		return false;
+	struct store_uid_range *r = xcalloc(j->ranges_count + 1, sizeof(*r));
+	unsigned int n = remaining_ranges(j, r);
+	j->stopped = false;
+	j->listed = true;
+	j->batch_bytes = 0;
+	int ret = n == 0 ? 0 : store_message_list(store, j->mailbox, r, n, collect, j, &error);
+	free(r);
+	if (ret < 0) {
+		imap_job_failed(&j->st, store, error);
+		return false;
+	}
+	if (j->set_seen && j->msgs_count > 0) {
+		struct pool *pool = pool_create(1024);
+		mark_seen(store, j, pool);
+		pool_destroy(&pool);
+	}
+	return j->msgs_count > 0;
+}
+
+/* One batch: continue a streamed literal, or write messages until the
+ * output reaches FETCH_BATCH_BYTES. */
 static void fetch_run(struct store *store, void *arg)
 {
 	struct fetch_job *j = arg;
 	const char *error = NULL;
-	struct store_uid_range *r = xcalloc(j->ranges_count + 1, sizeof(*r));
-	unsigned int n = remaining_ranges(j, r);
-	uint32_t before = j->next_uid;
 	buffer_truncate(&j->out, 0);
-	j->stopped = false;
-	j->batch_bytes = 0;
 	j->seen_modseq = 0;
-	if (n == 0 || store_message_list(store, j->mailbox, r, n, collect, j, &error) < 0) {
-		free(r);
-		if (n > 0)
-			imap_job_failed(&j->st, store, error);
-		j->finished = true;
-		return;
+	if (j->stream.active) {
+		if (stream_chunk(store, j, &error) < 0)
+			goto failed;
+		if (j->stream.active || j->out.len >= FETCH_BATCH_BYTES)
+			return;
 	}
-	free(r);
-	j->finished = !j->stopped;
-	(void)before;
-	struct pool *pool = pool_create(4096);
-	bool *changed = xcalloc(j->msgs_count + 1, sizeof(bool));
-	if (j->set_seen)
-		mark_seen(store, j, changed, pool);
-	for (unsigned int i = 0; i < j->msgs_count; i++) {
-		pool_clear(pool);
-		if (write_message(store, j, &j->msgs[i], changed[i], pool, &error) < 0) {
-			/* an expunged message vanishes from a FETCH; anything else fails it */
-			if (store_last_error(store) != STORE_ERR_NOT_FOUND) {
-				imap_job_failed(&j->st, store, error);
-				break;
-			}
+	while (j->out.len < FETCH_BATCH_BYTES) {
+		if (j->cur >= j->msgs_count && !next_batch(store, j)) {
+			j->finished = true;
+			return;
 		}
+		int r = write_message(store, j, j->cur, &error);
+		if (r > 0)
+			return; /* streaming: the next batches carry the literal */
+		/* an expunged message vanishes from a FETCH; anything else fails it */
+		if (r < 0 && store_last_error(store) != STORE_ERR_NOT_FOUND)
+			goto failed;
+		j->cur++;
 	}
-	free(changed);
-	pool_destroy(&pool);
-	msgs_clear(j);
+	return;
+failed:
+	imap_job_failed(&j->st, store, error);
+	j->finished = true;
 }
 
 /* ---- the loop's side ---- */

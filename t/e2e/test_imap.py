@@ -459,3 +459,47 @@ class Extensions(ImapCase):
         m.select("INBOX")
         self.assertEqual(m._simple_command("UNSELECT")[0], "OK")
         self.assertRaises(imaplib.IMAP4.error, m.fetch, "1", "FLAGS")
+
+
+class BigMessages(unittest.TestCase):
+    def test_large_fetch_streams(self):
+        """BODY[] of a 20 MB message comes back intact while the worker
+        holds far less than several copies of it."""
+        import base64
+        with Suite(auth=True, imap_workers=1, imap__max_message_size="64M") as suite:
+            subprocess.run([WDCTL, "-c", suite.config_path, "user", "create", "big", "secret"],
+                           check=True, capture_output=True)
+            data = base64.encodebytes(os.urandom(15 * 1024 * 1024)).replace(b"\n", b"\r\n")
+            raw = (b"From: a@example.test\r\nSubject: big\r\nMIME-Version: 1.0\r\n"
+                   b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+                   b"Content-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\n"
+                   b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+                   b"Content-Disposition: attachment; filename=x.bin\r\n\r\n" + data + b"--XX--\r\n")
+            conn = Lines(suite.connect())
+            conn.readline()
+            conn.command("l", "LOGIN big secret")
+            conn.send(f"a APPEND INBOX {{{len(raw)}+}}\r\n".encode() + raw + b"\r\n")
+            self.assertTrue(conn.readline(timeout=60).startswith("a OK"))
+            conn.command("s", "SELECT INBOX")
+            pid = suite.worker_pids()[0]
+            def hwm():
+                with open(f"/proc/{pid}/status") as f:
+                    return int([l for l in f if l.startswith("VmHWM:")][0].split()[1]) * 1024
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")  # reset the peak
+            before = hwm()
+            conn.send("f FETCH 1 BODY.PEEK[]\r\n")
+            head = conn.readline(timeout=60)
+            n = int(head[head.rindex("{") + 1:-1])
+            self.assertEqual(n, len(raw))
+            got = b""
+            conn.sock.settimeout(60)
+            while len(got) < n + len(b")\r\n"):
+                got += conn.buf if conn.buf else conn.sock.recv(1 << 20)
+                conn.buf = b""
+            self.assertEqual(got[:n], raw)
+            self.assertTrue(got[n:].startswith(b")\r\nf OK"))
+            peak = hwm() - before
+            print(f"\n    FETCH of {len(raw) >> 20} MB: worker peak RSS grew {peak >> 20} MB",
+                  end=" ")
+            self.assertLess(peak, 3 * len(raw))

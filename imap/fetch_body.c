@@ -1,0 +1,128 @@
+/* Byte ranges, sections and structures of stored messages for FETCH. */
+#include "fetch_body.h"
+#include "mem.h"
+#include "mime.h"
+#include "mime_imap.h"
+#include "pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int fetch_body_open(struct fetch_body *b, struct store *store, const char *message_id,
+		    const char **error_r)
+{
+	memset(b, 0, sizeof(*b));
+	b->store = store;
+	b->pool = pool_create(4096);
+	b->att_pool = pool_create(4096);
+	if (store_message_tree(store, message_id, b->pool, &b->tree, &b->tree_len, error_r) < 0 ||
+	    mime_store_total_size(b->tree, b->tree_len, &b->size, error_r) < 0) {
+		fetch_body_close(b);
+		return -1;
+	}
+	return 0;
+}
+
+void fetch_body_close(struct fetch_body *b)
+{
+	pool_destroy(&b->pool);
+	pool_destroy(&b->att_pool);
+	b->tree = NULL;
+	b->att = NULL;
+	b->att_id[0] = '\0';
+}
+
+/* Keeps one attachment in memory at a time. */
+static int attachment(struct fetch_body *b, const char *id, const char **error_r)
+{
+	if (strcmp(b->att_id, id) == 0)
+		return 0;
+	pool_clear(b->att_pool);
+	b->att_id[0] = '\0';
+	if (store_attachment_get(b->store, id, b->att_pool, &b->att, &b->att_len, error_r) < 0)
+		return -1;
+	snprintf(b->att_id, sizeof(b->att_id), "%s", id);
+	return 0;
+}
+
+int fetch_body_range(struct fetch_body *b, size_t start, size_t len, struct buffer *out,
+		     const char **error_r)
+{
+	struct mime_store_segment *segs;
+	size_t n;
+	if (mime_store_segments(b->tree, b->tree_len, start, len, &segs, &n, error_r) < 0)
+		return -1;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (segs[i].type == MIME_STORE_SEGMENT_LITERAL) {
+			buffer_append(out, segs[i].data, segs[i].len);
+		} else if ((ret = attachment(b, segs[i].id, error_r)) == 0) {
+			if (segs[i].att_offset + segs[i].len > b->att_len) {
+				*error_r = "attachment shorter than the message says";
+				ret = -1;
+			} else {
+				buffer_append(out, b->att + segs[i].att_offset, segs[i].len);
+			}
+		}
+	}
+	free(segs);
+	return ret;
+}
+
+int fetch_body_section(struct fetch_body *b, const char *part, enum mime_section kind,
+		       size_t *start_r, size_t *len_r)
+{
+	const char *error;
+	return mime_store_section_range(b->tree, b->tree_len, part, kind, start_r, len_r, &error);
+}
+
+int fetch_body_structure(struct fetch_body *b, enum fetch_structure what, struct buffer *out,
+			 const char **error_r)
+{
+	struct mime_message *m;
+	if (mime_store_load(b->tree, b->tree_len, &m, error_r) < 0)
+		return -1;
+	if (what == FETCH_ENVELOPE)
+		mime_imap_envelope(m->root, out);
+	else
+		mime_imap_bodystructure(m->root, what == FETCH_BODYSTRUCTURE, out);
+	mime_message_free(&m);
+	return 0;
+}
+
+static bool field_listed(const char *const *fields, unsigned int count, const char *name,
+			 size_t name_len)
+{
+	for (unsigned int i = 0; i < count; i++)
+		if (strlen(fields[i]) == name_len && strncasecmp(fields[i], name, name_len) == 0)
+			return true;
+	return false;
+}
+
+void fetch_header_filter(const char *const *fields, unsigned int count, bool not_,
+			 const struct buffer *hdr, struct buffer *out)
+{
+	const char *p = (const char *)hdr->data, *end = p + hdr->len;
+	bool keep = false;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl != NULL ? nl + 1 : end;
+		if (*p == '\r' || *p == '\n') {
+			buffer_append(out, p, (size_t)(next - p)); /* the empty line */
+			return;
+		}
+		if (*p != ' ' && *p != '\t') {
+			const char *colon = memchr(p, ':', (size_t)(next - p));
+			size_t nlen = colon != NULL ? (size_t)(colon - p) : 0;
+			while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+				nlen--;
+			keep = colon != NULL && field_listed(fields, count, p, nlen) != not_;
+		}
+		if (keep)
+			buffer_append(out, p, (size_t)(next - p));
+		p = next;
+	}
+	buffer_append_str(out, "\r\n"); /* a header without the empty line still gets one */
+}
