@@ -61,7 +61,7 @@ DAEMON_BINS := $(DAEMONS:%=$(BUILD)/wd-%)
 DAEMON_ARS  := $(DAEMONS:%=$(BUILD)/libwd-%.a)
 BINS := $(BUILD)/wildduck $(BUILD)/wdctl $(DAEMON_BINS)
 
-.PHONY: all deps check check-unit check-e2e run install clean fuzz bench tests mongo-test-server
+.PHONY: all deps check check-unit check-e2e run install clean fuzz fuzz-build bench tests mongo-test-server
 all: $(BINS)
 
 tests: $(UNIT_BIN) $(STORE_BIN) $(BENCH_BIN)
@@ -146,24 +146,43 @@ install: all
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		conf/systemd/wildduck.service > $(DESTDIR)$(UNITDIR)/wildduck.service
 
-# libFuzzer targets: t/fuzz/fuzz_*.c, built with clang against lib/ sources.
+# libFuzzer targets: t/fuzz/fuzz_*.c, built with clang against an archive of
+# lib/ compiled for fuzzing (build-fuzz/libwd.a), so each target links only
+# the modules it calls.  A target that needs a daemon's sources lists them in
+# FUZZ_EXTRA_<target> (e.g. FUZZ_EXTRA_fuzz_x = pop3/pop3_parse.c).
+# `make fuzz FUZZ_SECONDS=N` runs every target N seconds (in parallel with
+# -j); `make fuzz-<target>` runs one.  Seeds: t/fuzz/seeds/<target>/; the
+# grown corpus and logs stay in build-fuzz/.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Ilib $(PKG_CFLAGS)
 FUZZ_SRC := $(wildcard t/fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:t/fuzz/%.c=build-fuzz/%)
-build-fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard $(DAEMONS:%=%/*.c))
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ilib \
-		$(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_EXTRA_$*) $(WD_LIBS)
-fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do \
-		n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
-		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			build-fuzz/corpus-$$n $$( [ -d t/fuzz/seeds/$$n ] && echo t/fuzz/seeds/$$n ) \
-			2>build-fuzz/$$n.log || { tail -50 build-fuzz/$$n.log; exit 1; }; \
-		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; \
-	done
+FUZZ_NAMES := $(FUZZ_SRC:t/fuzz/%.c=%)
+FUZZ_BIN := $(FUZZ_NAMES:%=build-fuzz/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+build-fuzz/libwd.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+.SECONDEXPANSION:
+build-fuzz/%: t/fuzz/%.c build-fuzz/libwd.a $$(FUZZ_EXTRA_$$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_$*) \
+		build-fuzz/libwd.a $(WD_LIBS)
+fuzz-%: build-fuzz/%
+	@n=$*; mkdir -p build-fuzz/corpus-$$n; \
+	echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	if ! build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-rss_limit_mb=2048 -artifact_prefix=build-fuzz/$$n- \
+		build-fuzz/corpus-$$n $$( [ -d t/fuzz/seeds/$$n ] && echo t/fuzz/seeds/$$n ) \
+		>build-fuzz/$$n.log 2>&1; then \
+		tail -60 build-fuzz/$$n.log; echo "fuzz: $$n FAILED (build-fuzz/$$n.log)"; exit 1; \
+	fi; \
+	echo "fuzz: $$n ok, $$(sed -n 's/^stat::number_of_executed_units: *//p' build-fuzz/$$n.log) runs"
+fuzz-build: $(FUZZ_BIN)
+fuzz: $(FUZZ_NAMES:%=fuzz-%)
 
 # The MongoDB-wire test server (FerretDB v1.24 embedded, SQLite backend):
 # test-only, needs the Go toolchain and module proxy; always in build/.
@@ -179,4 +198,4 @@ bench: all tests
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-fuzz/obj -name '*.d' 2>/dev/null)

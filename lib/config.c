@@ -96,7 +96,7 @@ static int parse_number(const char *s, const struct unit *units, long long bare_
 		long long factor = bare_factor;
 		if (end > u) {
 			factor = 0;
-			for (const struct unit *un = units; un->name != NULL; un++)
+			for (const struct unit *un = units; un != NULL && un->name != NULL; un++)
 				if (strlen(un->name) == (size_t)(end - u) &&
 				    strncasecmp(un->name, u, (size_t)(end - u)) == 0)
 					factor = un->factor;

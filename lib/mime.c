@@ -363,8 +363,8 @@ char *mime_part_filename(struct pool *pool, const struct mime_part *part)
 	if (p == NULL || p->value[0] == '\0')
 		return NULL;
 	struct buffer out = BUFFER_INIT;
-	if (p->rfc2231)
-		buffer_append_str(&out, p->value);
+	if (p->rfc2231) /* unencoded sections are raw bytes: keep the result UTF-8 */
+		charset_utf8_sanitize((const unsigned char *)p->value, strlen(p->value), &out);
 	else
 		rfc2047_decode((const unsigned char *)p->value, strlen(p->value), &out);
 	char *s = pool_strndup(pool, buffer_cstr(&out), out.len);

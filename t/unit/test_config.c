@@ -79,6 +79,7 @@ static const struct { const char *text, *expect; } bad_configs[] = {
 	{ CERTS "imap:\n  workers: 2\n  workers: 3\n", "test.yaml:6: imap: duplicate key 'workers'" },
 	{ CERTS "imap:\n  workers: 0\n", "test.yaml:5: imap.workers: expected a whole number from 1" },
 	{ CERTS "imap:\n  workers: two\n", "imap.workers: expected a whole number" },
+	{ CERTS "imap:\n  workers: 1t\n", "imap.workers: expected a whole number" },
 	{ CERTS "imap:\n  enabled: maybe\n", "imap.enabled: expected true or false" },
 	{ "shutdown_grace: 10 parsecs\n", "test.yaml:1: shutdown_grace: expected a duration" },
 	{ "shutdown_grace: 5s5\n", "shutdown_grace: expected a duration" },
