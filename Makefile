@@ -4,7 +4,9 @@
 #   make check SANITIZE=1   the same under ASan+UBSan (objects in build-san/)
 #   make run        start the suite in the foreground with conf/dev.yaml
 #   make install PREFIX=/usr DESTDIR=/tmp/x
-#   make fuzz FUZZ_SECONDS=60
+#   make fuzz FUZZ_SECONDS=60   every libFuzzer target (make -j2 fuzz: two at a time)
+#   make valgrind   memcheck of a short e2e session
+#   make bench      every load generator, one table
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -61,7 +63,7 @@ DAEMON_BINS := $(DAEMONS:%=$(BUILD)/wd-%)
 DAEMON_ARS  := $(DAEMONS:%=$(BUILD)/libwd-%.a)
 BINS := $(BUILD)/wildduck $(BUILD)/wdctl $(DAEMON_BINS)
 
-.PHONY: all deps check check-unit check-e2e run install clean fuzz fuzz-build bench tests mongo-test-server
+.PHONY: all deps check check-unit check-e2e run install clean fuzz fuzz-build bench valgrind tests mongo-test-server
 all: $(BINS)
 
 tests: $(UNIT_BIN) $(STORE_BIN) $(BENCH_BIN)
@@ -106,7 +108,7 @@ $(BUILD)/t/bench/%: t/bench/%.c $(LIBWD)
 DEB_PKGS = gcc make pkg-config python3 libssl-dev libevent-dev libmongoc-dev libbson-dev \
 	   libhiredis-dev zlib1g-dev libidn2-dev libyaml-dev check libsqlite3-dev \
 	   libunistring-dev libjansson-dev libcrypt-dev libargon2-dev libzstd-dev \
-	   redis-server sqlite3 openssl fetchmail isync
+	   redis-server sqlite3 openssl fetchmail isync valgrind clang libclang-rt-14-dev
 deps:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null | \
 		awk '$$4 != "installed" {print $$1}'; \
@@ -194,6 +196,11 @@ build/ferretdb-test: t/mongo/main.go t/mongo/go.mod t/mongo/go.sum
 
 bench: all tests
 	BUILD=$(BUILD) python3 t/bench/run.py
+
+# Memcheck of a short e2e session: the master and every worker under
+# valgrind (through WD_WORKER_WRAPPER); any error or definite leak fails.
+valgrind: all tests
+	BUILD=$(BUILD) python3 t/valgrind/session.py
 
 clean:
 	rm -rf build build-san build-fuzz
