@@ -225,9 +225,9 @@ static void set_address(json_t *out, json_t *env, const char *name, bool single)
 	json_t *list = json_object_get(env, name);
 	if (single) {
 		json_t *first = json_array_get(list, 0);
-		json_object_set(out, name, first != NULL ? first : json_null());
+		json_object_set_new(out, name, first != NULL ? json_incref(first) : json_null());
 	} else {
-		json_object_set(out, name, list != NULL ? list : json_array());
+		json_object_set_new(out, name, list != NULL ? json_incref(list) : json_array());
 	}
 }
 
@@ -258,7 +258,8 @@ static json_t *summary_base(const struct store_message *msg)
 	set_address(out, env, "cc", false);
 	set_address(out, env, "bcc", false);
 	set_address(out, env, "replyTo", false);
-	json_object_set(out, "subject", json_object_get(env, "subject"));
+	json_t *subject = json_object_get(env, "subject");
+	json_object_set_new(out, "subject", subject != NULL ? json_incref(subject) : json_string(""));
 	json_t *mid = json_object_get(env, "messageId");
 	json_object_set(out, "messageId", mid != NULL ? mid : json_null());
 	json_decref(env);
