@@ -40,6 +40,7 @@ static const char *const col_names[COL_COUNT] = {
 	[COL_AUTHLOG] = "authlog",
 	[COL_SETTINGS] = "settings",
 	[COL_TOTPUSED] = "totpused",
+	[COL_ACCESSTOKENS] = "accesstokens",
 };
 
 /* ---- the process-wide pools ----
@@ -397,6 +398,8 @@ static const struct index_def indexes[] = {
 	{ COL_MESSAGES, "mailbox_seen", "mailbox:1,seen:1", false, -1 },
 	{ COL_MESSAGES, "user", "user:1", false, -1 },
 	{ COL_JOURNAL, "mailbox_modseq", "mailbox:1,modseq:1", false, -1 },
+	{ COL_JOURNAL, "user_position", "user:1,position:1", false, -1 },
+	{ COL_ACCESSTOKENS, "user", "user:1", false, -1 },
 	{ COL_ATT_CHUNKS, "files_id_1_n_1", "files_id:1,n:1", true, -1 },
 	{ COL_FILTERS, "user", "user:1", false, -1 },
 	{ COL_AUTOREPLIES, "user", "user:1", true, -1 },
@@ -630,7 +633,7 @@ undo:;
 	return -1;
 }
 
-static void user_from_doc(struct pool *pool, const bson_t *doc, struct store_user *user)
+void mongo_user_fill(struct pool *pool, const bson_t *doc, struct store_user *user)
 {
 	memset(user, 0, sizeof(*user));
 	mongo_id(doc, "_id", user->id);
@@ -668,7 +671,7 @@ static int mongodb_user_get(struct store *store, const char *user_id, const char
 	if (ret < 0)
 		return -1;
 	*user_r = pool_alloc(pool, sizeof(**user_r));
-	user_from_doc(pool, &doc, *user_r);
+	mongo_user_fill(pool, &doc, *user_r);
 	bson_destroy(&doc);
 	return 0;
 }
@@ -973,4 +976,13 @@ const struct store_driver store_driver_mongodb = {
 	.authlog_add = mongo_authlog_add,
 	.authlog_list = mongo_authlog_list,
 	.authlog_purge = mongo_authlog_purge,
+	.user_list = mongo_user_list,
+	.user_count = mongo_user_count,
+	.message_page = mongo_message_page,
+	.message_tree = mongo_message_tree,
+	.token_add = mongo_token_add,
+	.token_get = mongo_token_get,
+	.token_delete = mongo_token_delete,
+	.journal_user_since = mongo_journal_user_since,
+	.journal_user_last = mongo_journal_user_last,
 };

@@ -28,6 +28,7 @@ enum mongo_col {
 	COL_AUTHLOG,
 	COL_SETTINGS,
 	COL_TOTPUSED,
+	COL_ACCESSTOKENS,
 	COL_COUNT
 };
 
@@ -124,7 +125,9 @@ int mongo_mailbox_state(struct store *store, const char *mailbox_id,
  * new uid is state_r->uid_next, the modseq state_r->modify_index. */
 int mongo_mailbox_alloc(struct store *store, const char *mailbox_id, uint32_t count,
 			struct mongo_mailbox_state *state_r);
-int mongo_journal_add(struct store *store, const char *mailbox_id,
+/* Journal entries also carry the owner and a per-user position (a counter
+ * on the user document) for the API's user-wide journal. */
+int mongo_journal_add(struct store *store, const char *user_id, const char *mailbox_id,
 		      enum store_journal_command command, uint32_t uid, uint64_t modseq,
 		      const char *message_id, const char *const *flags, unsigned int flags_count);
 int mongo_storage_add(struct store *store, const char *user_id, int64_t delta);
@@ -204,6 +207,29 @@ int mongo_authlog_list(struct store *store, const char *user_id, int64_t now,
 		       unsigned int limit, struct pool *pool,
 		       struct store_authlog_entry **entries_r, unsigned int *count_r);
 int mongo_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r);
+/* store_mongodb_api.c: listings, access tokens, the user-wide journal */
+int mongo_user_list(struct store *store, const char *after_id, bool backwards,
+		    unsigned int limit, struct pool *pool, struct store_user **users_r,
+		    unsigned int *count_r);
+int mongo_user_count(struct store *store, uint64_t *count_r);
+int mongo_message_page(struct store *store, const char *mailbox_id, uint32_t first,
+		       uint32_t last, bool descending, unsigned int limit,
+		       store_message_cb *callback, void *context);
+int mongo_message_tree(struct store *store, const char *message_id, struct pool *pool,
+		       const unsigned char **tree_r, size_t *len_r);
+int mongo_token_add(struct store *store, const char *user_id, const char *token_hash,
+		    int64_t expires);
+int mongo_token_get(struct store *store, const char *token_hash, int64_t now,
+		    char user_id_r[STORE_ID_SIZE]);
+int mongo_token_delete(struct store *store, const char *token_hash);
+int mongo_journal_user_since(struct store *store, const char *user_id, int64_t after,
+			     unsigned int limit, store_journal_user_cb *callback, void *context);
+int mongo_journal_user_last(struct store *store, const char *user_id, int64_t *position_r);
+/* store_mongodb.c: a user document as struct store_user. */
+void mongo_user_fill(struct pool *pool, const bson_t *doc, struct store_user *user);
+/* store_mongodb_mailbox.c: "EXISTS", "EXPUNGE", "FETCH" back to the enum. */
+enum store_journal_command mongo_journal_command(const char *name);
+
 /* Removes what the user owns in the collections of this file. */
 int mongo_extra_user_delete(struct store *store, const bson_oid_t *user);
 

@@ -605,6 +605,7 @@ int mongo_extra_user_delete(struct store *store, const bson_oid_t *user)
 {
 	static const enum mongo_col cols[] = {
 		COL_FILTERS, COL_AUTOREPLIES, COL_ASPS, COL_AUTHLOG, COL_TOTPUSED,
+		COL_ACCESSTOKENS,
 	};
 	bson_t *filter = BCON_NEW("user", BCON_OID(user));
 	int ret = 0;

@@ -415,16 +415,32 @@ int mongo_mailbox_alloc(struct store *store, const char *mailbox_id, uint32_t co
 	return 0;
 }
 
-int mongo_journal_add(struct store *store, const char *mailbox_id,
+int mongo_journal_add(struct store *store, const char *user_id, const char *mailbox_id,
 		      enum store_journal_command command, uint32_t uid, uint64_t modseq,
 		      const char *message_id, const char *const *flags, unsigned int flags_count)
 {
-	bson_oid_t id, mailbox, message;
+	bson_oid_t id, mailbox, message, user;
 	bson_oid_init(&id, NULL);
 	mongo_oid(&mailbox, mailbox_id);
+	mongo_oid(&user, user_id);
+	bson_t *filter = BCON_NEW("_id", BCON_OID(&user));
+	bson_t *update = BCON_NEW("$inc", "{", "journalPosition", BCON_INT64(1), "}");
+	bson_t udoc;
+	int found = mongo_find_modify(store, COL_USERS, filter, update, false, &udoc);
+	bson_destroy(filter);
+	bson_destroy(update);
+	if (found < 0)
+		return -1;
+	int64_t position = 0;
+	if (found > 0) {
+		position = mongo_int(&udoc, "journalPosition");
+		bson_destroy(&udoc);
+	}
 	bson_t doc = BSON_INITIALIZER;
 	BSON_APPEND_OID(&doc, "_id", &id);
 	BSON_APPEND_OID(&doc, "mailbox", &mailbox);
+	BSON_APPEND_OID(&doc, "user", &user);
+	BSON_APPEND_INT64(&doc, "position", position);
 	BSON_APPEND_UTF8(&doc, "command", journal_names[command]);
 	BSON_APPEND_INT64(&doc, "uid", uid);
 	BSON_APPEND_INT64(&doc, "modseq", (int64_t)modseq);
@@ -440,7 +456,7 @@ int mongo_journal_add(struct store *store, const char *mailbox_id,
 	return ret;
 }
 
-static enum store_journal_command journal_parse(const char *name)
+enum store_journal_command mongo_journal_command(const char *name)
 {
 	for (unsigned int i = STORE_JOURNAL_EXISTS; i <= STORE_JOURNAL_FLAGS; i++)
 		if (name != NULL && strcmp(journal_names[i], name) == 0)
@@ -464,7 +480,7 @@ int mongo_journal_since(struct store *store, const char *mailbox_id, uint64_t si
 	const bson_t *doc;
 	while (mongoc_cursor_next(cursor, &doc)) {
 		struct store_journal_entry entry = {
-			.command = journal_parse(mongo_str(pool, doc, "command")),
+			.command = mongo_journal_command(mongo_str(pool, doc, "command")),
 			.uid = (uint32_t)mongo_int(doc, "uid"),
 			.modseq = (uint64_t)mongo_int(doc, "modseq"),
 		};

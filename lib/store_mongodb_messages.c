@@ -330,7 +330,7 @@ int mongo_message_append(struct store *store, const char *mailbox_id,
 	free(ids);
 	if (mongo_storage_add(store, state.user, (int64_t)msg->size) < 0)
 		return -1;
-	return mongo_journal_add(store, mailbox_id, STORE_JOURNAL_EXISTS, result_r->uid,
+	return mongo_journal_add(store, state.user, mailbox_id, STORE_JOURNAL_EXISTS, result_r->uid,
 				 result_r->modseq, result_r->id, msg->flags, msg->flags_count);
 }
 

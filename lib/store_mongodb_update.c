@@ -120,7 +120,8 @@ static const char *new_flags(struct pool *pool, const char *const *cur, unsigned
 	return flags_same_set(list, count, cur, cur_count) ? NULL : flags;
 }
 
-static int flags_apply(struct store *store, const char *mailbox_id, struct doc_list *rows,
+static int flags_apply(struct store *store, const char *user_id, const char *mailbox_id,
+		       struct doc_list *rows,
 		       const struct store_flags_update *update, struct pool *pool,
 		       struct store_flags_result *result)
 {
@@ -166,7 +167,8 @@ static int flags_apply(struct store *store, const char *mailbox_id, struct doc_l
 				ch->flags_count = count;
 				char id[STORE_ID_SIZE];
 				mongo_id(doc, "_id", id);
-				if (mongo_journal_add(store, mailbox_id, STORE_JOURNAL_FLAGS, uid,
+				if (mongo_journal_add(store, user_id, mailbox_id,
+						      STORE_JOURNAL_FLAGS, uid,
 						      result->modseq, id, list, count) < 0)
 					return -1;
 				break;
@@ -203,7 +205,7 @@ int mongo_flags_update(struct store *store, const char *mailbox_id,
 	if (mongo_mailbox_state(store, mailbox_id, &state) < 0 ||
 	    collect(store, mailbox_id, ranges, ranges_count, false, false, &rows) < 0)
 		return -1;
-	int ret = flags_apply(store, mailbox_id, &rows, update, pool, result_r);
+	int ret = flags_apply(store, state.user, mailbox_id, &rows, update, pool, result_r);
 	doc_list_free(&rows);
 	if (ret < 0)
 		memset(result_r, 0, sizeof(*result_r));
@@ -317,7 +319,7 @@ static int copy_docs(struct store *store, const char *src_mailbox_id, struct doc
 		const char *const *fl;
 		unsigned int fl_count;
 		mongo_strings(pool, doc, "flags", &fl, &fl_count);
-		ret = mongo_journal_add(store, dst_mailbox_id, STORE_JOURNAL_EXISTS, uid,
+		ret = mongo_journal_add(store, dst.user, dst_mailbox_id, STORE_JOURNAL_EXISTS, uid,
 					dst.modify_index, new_id, fl, fl_count);
 		result->uids[i].src_uid = (uint32_t)mongo_int(doc, "uid");
 		result->uids[i].dst_uid = uid;
@@ -338,7 +340,7 @@ static int copy_docs(struct store *store, const char *src_mailbox_id, struct doc
 	for (unsigned int i = 0; i < result->uids_count; i++) {
 		char id[STORE_ID_SIZE];
 		mongo_id(rows->docs[i], "_id", id);
-		if (mongo_journal_add(store, src_mailbox_id, STORE_JOURNAL_EXPUNGE,
+		if (mongo_journal_add(store, src.user, src_mailbox_id, STORE_JOURNAL_EXPUNGE,
 				      result->uids[i].src_uid, src.modify_index, id, NULL, 0) < 0)
 			return -1;
 	}
@@ -400,7 +402,7 @@ int mongo_message_expunge(struct store *store, const char *mailbox_id,
 		if (ret == 0)
 			ret = mongo_storage_add(store, user, -mongo_int(doc, "size"));
 		if (ret == 0)
-			ret = mongo_journal_add(store, mailbox_id, STORE_JOURNAL_EXPUNGE, uid,
+			ret = mongo_journal_add(store, state.user, mailbox_id, STORE_JOURNAL_EXPUNGE, uid,
 						state.modify_index, id, NULL, 0);
 		uids[count++] = uid;
 	}

@@ -68,5 +68,6 @@ Suite *suite_mailboxes(void);
 Suite *suite_messages(void);
 Suite *suite_concurrency(void);
 Suite *suite_auth(void);
+Suite *suite_api(void);
 
 #endif
