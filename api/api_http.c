@@ -14,7 +14,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -609,6 +612,11 @@ int api_server_start(struct event_base *base, const struct config *config,
 			if (tls)
 				evhttp_set_bevcb(*http, tls_bevcb, NULL);
 		}
+		/* replies leave in several writes: without TCP_NODELAY (which
+		 * accepted sockets inherit on Linux) a keep-alive client's
+		 * delayed ACK stalls every larger reply by 40 ms */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* evconnlistener accepts until EAGAIN: a blocking listener would
 		 * hang the loop in accept() */
 		if (evutil_make_socket_nonblocking(fd) < 0 ||

@@ -194,9 +194,11 @@ static json_t *intro_of(const char *text, const char *html)
 	struct buffer b = BUFFER_INIT;
 	size_t chars = 0;
 	bool space = false;
-	for (const uint8_t *p = (const uint8_t *)(text != NULL ? text : ""); *p != '\0';) {
+	const uint8_t *p = (const uint8_t *)(text != NULL ? text : "");
+	const uint8_t *end = p + strlen((const char *)p);
+	while (p < end) {
 		ucs4_t uc;
-		int n = u8_mbtouc(&uc, p, u8_strlen(p) < 8 ? u8_strlen(p) : 8);
+		int n = u8_mbtouc(&uc, p, (size_t)(end - p));
 		if (n <= 0)
 			break;
 		if (uc == ' ' || uc == '\t' || uc == '\r' || uc == '\n' || uc == 0xa0) {
@@ -266,22 +268,84 @@ static json_t *summary_base(const struct store_message *msg)
 	return out;
 }
 
+/* Bytes of a body decoded for an intro: a prefix is enough. */
+#define INTRO_BODY_BYTES 4096
+
+static bool summary_attachment(const struct mime_part *part)
+{
+	if (part->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
+		return part->flags & MIME_PART_MESSAGE;
+	if (part->disposition != NULL && strcmp(part->disposition, "attachment") == 0)
+		return true;
+	if (mime_param_get(part->disposition_params, "filename") != NULL ||
+	    mime_param_get(part->type_params, "name") != NULL)
+		return true;
+	return part->type != NULL && strcmp(part->type, "text") != 0;
+}
+
+/* The listing's view of a tree: the first text part (plain preferred) for
+ * the intro, decoded from a prefix only, and whether anything is attached.
+ * Cheaper than mime_message_text(), which decodes every part whole. */
+static void summary_walk(const struct mime_part *part, const struct mime_part **plain_r,
+			 const struct mime_part **html_r, bool *attachments_r)
+{
+	for (; part != NULL; part = part->next) {
+		if (part->flags & MIME_PART_MESSAGE) {
+			*attachments_r = true;
+			continue;
+		}
+		if (part->flags & MIME_PART_MULTIPART) {
+			summary_walk(part->children, plain_r, html_r, attachments_r);
+			continue;
+		}
+		if (summary_attachment(part)) {
+			*attachments_r = true;
+			continue;
+		}
+		const char *sub = part->subtype != NULL ? part->subtype : "plain";
+		if (*plain_r == NULL && strcmp(sub, "plain") == 0)
+			*plain_r = part;
+		else if (*html_r == NULL && strcmp(sub, "html") == 0)
+			*html_r = part;
+	}
+}
+
+static char *part_prefix_utf8(const struct mime_part *part)
+{
+	if (part == NULL || part->body == NULL)
+		return NULL;
+	size_t len = part->body_end - part->body_start;
+	if (len > INTRO_BODY_BYTES)
+		len = INTRO_BODY_BYTES;
+	struct buffer raw = BUFFER_INIT, utf8 = BUFFER_INIT;
+	mime_transfer_decode(part->encoding, part->body, len, &raw);
+	const char *charset = mime_param_get(part->type_params, "charset");
+	(void)charset_to_utf8(charset != NULL ? charset : "us-ascii", raw.data, raw.len, &utf8);
+	buffer_free(&raw);
+	return buffer_steal(&utf8, NULL);
+}
+
 json_t *api_message_summary(const struct store_message *msg, const unsigned char *tree,
 			    size_t tree_len)
 {
 	json_t *out = summary_base(msg);
 	struct mime_message *mime = NULL;
 	const char *error;
-	struct mime_text *text = NULL;
-	if (tree != NULL && mime_store_load(tree, tree_len, &mime, &error) == 0 &&
-	    mime_message_text(mime, &text, &error) == 0) {
-		json_object_set_new(out, "intro", intro_of(text->text, text->html));
-		json_object_set_new(out, "attachments", json_boolean(text->attachment_count > 0));
-	} else {
-		json_object_set_new(out, "intro", json_string(""));
-		json_object_set_new(out, "attachments", json_false());
+	const struct mime_part *plain = NULL, *html = NULL;
+	bool attachments = false;
+	char *text = NULL;
+	if (tree != NULL && mime_store_load(tree, tree_len, &mime, &error) == 0) {
+		const struct mime_part *root = mime->root;
+		if (root->flags & MIME_PART_MULTIPART)
+			summary_walk(root->children, &plain, &html, &attachments);
+		else
+			summary_walk(root, &plain, &html, &attachments);
+		text = part_prefix_utf8(plain != NULL ? plain : html);
 	}
-	mime_text_free(&text);
+	json_object_set_new(out, "intro", plain != NULL ? intro_of(text, NULL) :
+			    intro_of(NULL, text));
+	json_object_set_new(out, "attachments", json_boolean(attachments));
+	free(text);
 	if (mime != NULL)
 		mime_message_free(&mime);
 	return out;
