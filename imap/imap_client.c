@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
+#include "redis.h"
 #include "pool.h"
 #include "workpool.h"
 
@@ -479,6 +480,13 @@ int imap_worker_start(struct event_base *base, const struct config *config, cons
 	char *dir = xasprintf("%s/notify", config->data_dir);
 	w.notify = notify_create(base, dir, notified, NULL, error_r);
 	free(dir);
+	if (w.notify != NULL && config->redis.address[0] != '\0') {
+		struct redis_settings rs = { .address = config->redis.address,
+					     .db = config->redis.db,
+					     .timeout_msecs = (unsigned int)config->redis.timeout };
+		if (notify_redis(w.notify, &rs, config->redis.prefix, error_r) < 0)
+			return -1;
+	}
 	return w.notify == NULL ? -1 : 0;
 }
 

@@ -1,9 +1,15 @@
 /* Local beacons: each process binds a unix datagram socket named after its
  * pid in a shared folder; publishing sends one datagram to each socket
- * there. Sockets of dead processes refuse the datagram and are removed. */
+ * there. Sockets of dead processes refuse the datagram and are removed.
+ *
+ * Across instances (notify_redis): a beacon is also PUBLISHed as
+ * "<origin>\t<user id>" on <prefix>notify, and every listener SUBSCRIBEs
+ * there. origin names the host and folder, so a listener skips what its
+ * own folder already delivered by datagram. */
 #include "notify.h"
 #include "log.h"
 #include "mem.h"
+#include "redis.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,14 +23,19 @@
 #include <unistd.h>
 
 #define BEACON_MAX 128
+#define ORIGIN_LEN 16
 
 struct notify {
 	int fd;
 	char *dir;
 	char *path;
 	struct event *ev;
+	struct event_base *base;
 	notify_cb *cb;
 	void *ctx;
+	struct redis *redis;
+	char *channel;
+	char origin[ORIGIN_LEN + 1];
 };
 
 static void read_cb(evutil_socket_t fd, short what, void *arg)
@@ -54,6 +65,15 @@ struct notify *notify_create(struct event_base *base, const char *dir, notify_cb
 		: xasprintf("%s/%d-%u.sock", dir, (int)getpid(), seq);
 	n->cb = cb;
 	n->ctx = ctx;
+	if (cb == NULL) {	/* publisher only: an unbound socket sends */
+		n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (n->fd < 0) {
+			snprintf(err, sizeof(err), "notify socket: %s", strerror(errno));
+			goto fail;
+		}
+		n->base = base;
+		return n;
+	}
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	if (strlen(n->path) >= sizeof(sun.sun_path)) {
 		snprintf(err, sizeof(err), "notify socket path too long: %s", n->path);
@@ -68,6 +88,7 @@ struct notify *notify_create(struct event_base *base, const char *dir, notify_cb
 	}
 	int size = 1 << 20; /* room for bursts of beacons */
 	setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	n->base = base;
 	n->ev = event_new(base, n->fd, EV_READ | EV_PERSIST, read_cb, n);
 	event_add(n->ev, NULL);
 	return n;
@@ -77,8 +98,56 @@ fail:
 	return NULL;
 }
 
+/* Host name and folder, hashed (FNV-1a 64). */
+static void origin_make(const char *dir, char out[ORIGIN_LEN + 1])
+{
+	char host[256] = "", real[4096];
+	gethostname(host, sizeof(host) - 1);
+	const char *folder = realpath(dir, real) != NULL ? real : dir;
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *parts[] = { host, "\n", folder }, **p = parts; p < parts + 3; p++)
+		for (const unsigned char *c = (const unsigned char *)*p; *c != '\0'; c++)
+			h = (h ^ *c) * 1099511628211ULL;
+	snprintf(out, ORIGIN_LEN + 1, "%016llx", (unsigned long long)h);
+}
+
+static void redis_message(const char *channel, const char *message, size_t len, void *ctx)
+{
+	struct notify *n = ctx;
+	if (len <= ORIGIN_LEN + 1 || len > ORIGIN_LEN + 1 + BEACON_MAX ||
+	    message[ORIGIN_LEN] != '\t' || memchr(message, '\0', len) != NULL)
+		return;
+	if (memcmp(message, n->origin, ORIGIN_LEN) == 0)
+		return;	/* this folder's listeners had the datagram */
+	char user[BEACON_MAX + 1];
+	memcpy(user, message + ORIGIN_LEN + 1, len - ORIGIN_LEN - 1);
+	user[len - ORIGIN_LEN - 1] = '\0';
+	n->cb(user, n->ctx);
+}
+
+int notify_redis(struct notify *n, const struct redis_settings *set, const char *prefix,
+		 const char **error_r)
+{
+	n->redis = redis_create(n->base, set, error_r);
+	if (n->redis == NULL)
+		return -1;
+	n->channel = xasprintf("%snotify", prefix == NULL ? "" : prefix);
+	origin_make(n->dir, n->origin);
+	if (n->cb != NULL)
+		redis_subscribe(n->redis, n->channel, redis_message, n);
+	return 0;
+}
+
 void notify_publish(struct notify *n, const char *user_id)
 {
+	if (n->redis != NULL) {
+		char msg[ORIGIN_LEN + 1 + BEACON_MAX + 1];
+		int len = snprintf(msg, sizeof(msg), "%s\t%s", n->origin, user_id);
+		/* Redis down: the beacon stays on this host, nothing else breaks */
+		if (len > 0 && (size_t)len < sizeof(msg))
+			(void)redis_command(n->redis, NULL, NULL, "PUBLISH %s %b", n->channel,
+					    msg, (size_t)len);
+	}
 	DIR *d = opendir(n->dir);
 	if (d == NULL) {
 		log_warn("event=notify_failed dir=%s error=\"%s\"", n->dir, strerror(errno));
@@ -106,11 +175,14 @@ void notify_free(struct notify **np)
 	struct notify *n = *np;
 	if (n == NULL)
 		return;
+	redis_free(&n->redis);
+	free(n->channel);
 	if (n->ev != NULL)
 		event_free(n->ev);
 	if (n->fd >= 0) {
 		close(n->fd);
-		unlink(n->path);
+		if (n->cb != NULL)
+			unlink(n->path);
 	}
 	free(n->dir);
 	free(n->path);

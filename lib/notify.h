@@ -12,9 +12,18 @@ struct notify;
 
 typedef void notify_cb(const char *user_id, void *ctx);
 
-/* Listens in dir (created if missing) for beacons; cb runs on the loop. */
+/* Listens in dir (created if missing) for beacons; cb runs on the loop.
+ * cb NULL makes a publisher only (LMTP): it listens to nothing. */
 struct notify *notify_create(struct event_base *base, const char *dir, notify_cb *cb,
 			     void *ctx, const char **error_r);
+struct redis_settings;
+/* Carries beacons across instances too: publishes each on the Redis channel
+ * <prefix>notify and wakes this listener for beacons other instances
+ * publish there (beacons of this host and folder arrive locally already).
+ * Without it nothing leaves the host. -1 only for a malformed address; an
+ * unreachable Redis is retried in the background. */
+int notify_redis(struct notify *notify, const struct redis_settings *set, const char *prefix,
+		 const char **error_r);
 /* Tells every listener (this process's too) that user_id changed. */
 void notify_publish(struct notify *notify, const char *user_id);
 void notify_free(struct notify **notify);

@@ -28,7 +28,10 @@ struct lmtp_settings {
 };
 
 extern struct lmtp_settings lmtp_set;
+struct notify;
 extern struct workpool *lmtp_workpool;
+/* Publishes "this user's mail changed" after each delivery (IDLE wake-up). */
+extern struct notify *lmtp_notify;
 
 extern const struct conn_handler lmtp_conn_handler;
 

@@ -8,6 +8,7 @@
 #include "address.h"
 #include "log.h"
 #include "mem.h"
+#include "notify.h"
 #include "pool.h"
 #include "workpool.h"
 
@@ -235,6 +236,8 @@ static void data_done(void *arg)
 				 job->rcpts[i].address, job->len, job->replies[i].code,
 				 job->replies[i].text);
 			conn_printf(s->conn, "%d %s\r\n", job->replies[i].code, job->replies[i].text);
+			if (job->replies[i].code == 250 && job->rcpts[i].user[0] != '\0')
+				notify_publish(lmtp_notify, job->rcpts[i].user);
 		}
 		transaction_reset(s);
 		resume_input(s);

@@ -2,6 +2,9 @@
 #include "daemon.h"
 #include "lmtp.h"
 #include "log.h"
+#include "mem.h"
+#include "notify.h"
+#include "redis.h"
 #include "store.h"
 #include "workpool.h"
 
@@ -15,6 +18,7 @@
 
 struct lmtp_settings lmtp_set;
 struct workpool *lmtp_workpool;
+struct notify *lmtp_notify;
 
 static char hostname[256];
 
@@ -94,12 +98,23 @@ static int lmtp_start(struct event_base *base, const struct config *config,
 		.arg = (void *)config,
 	};
 	lmtp_workpool = workpool_create(base, &ws);
-	return 0;
+	char *dir = xasprintf("%s/notify", config->data_dir);
+	lmtp_notify = notify_create(base, dir, NULL, NULL, error_r);
+	free(dir);
+	if (lmtp_notify != NULL && config->redis.address[0] != '\0') {
+		struct redis_settings rs = { .address = config->redis.address,
+					     .db = config->redis.db,
+					     .timeout_msecs = (unsigned int)config->redis.timeout };
+		if (notify_redis(lmtp_notify, &rs, config->redis.prefix, error_r) < 0)
+			return -1;
+	}
+	return lmtp_notify == NULL ? -1 : 0;
 }
 
 static void lmtp_deinit(void)
 {
 	workpool_destroy(&lmtp_workpool);
+	notify_free(&lmtp_notify);
 }
 
 static const struct daemon_settings lmtp_daemon = {

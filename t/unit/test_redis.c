@@ -1,0 +1,326 @@
+/* lib/redis (hiredis async on libevent) and notify over Redis, against a
+ * private redis-server on a unix socket in a temp dir: commands, pub/sub,
+ * command timeouts, reconnects with re-subscription, and cross-folder
+ * beacons within 100 ms. */
+#include <check.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "redis.h"
+
+static char dir[64];
+static char sock[128];
+static pid_t server_pid;
+
+static void server_start(void)
+{
+	server_pid = fork();
+	ck_assert_int_ge(server_pid, 0);
+	if (server_pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
+		       "--save", "", "--appendonly", "no", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		if (access(sock, F_OK) == 0)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("redis-server did not start");
+}
+
+static void server_stop(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+		server_pid = 0;
+	}
+	unlink(sock);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/wd-redis-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	server_start();
+}
+
+static void teardown(void)
+{
+	server_stop();
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* Runs the loop until *flag becomes true or msecs pass. */
+static bool run_until(struct event_base *base, const bool *flag, int msecs)
+{
+	double deadline = now_ms() + msecs;
+	while (!*flag && now_ms() < deadline) {
+		struct timeval tv = { 0, 5000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	return *flag;
+}
+
+static bool got_reply, reply_null;
+static char reply_str[64];
+
+static void reply_cb(struct redis *r, const redisReply *reply, void *ctx)
+{
+	got_reply = true;
+	reply_null = reply == NULL;
+	reply_str[0] = '\0';
+	if (reply != NULL && (reply->type == REDIS_REPLY_STRING ||
+			      reply->type == REDIS_REPLY_STATUS))
+		snprintf(reply_str, sizeof(reply_str), "%s", reply->str);
+}
+
+static bool connected_flag;
+static bool wait_connected(struct event_base *base, struct redis *r, int msecs)
+{
+	double deadline = now_ms() + msecs;
+	while (!redis_connected(r) && now_ms() < deadline) {
+		struct timeval tv = { 0, 5000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	connected_flag = redis_connected(r);
+	return connected_flag;
+}
+
+static bool wait_subscribed(struct event_base *base, struct redis *r, int msecs)
+{
+	double deadline = now_ms() + msecs;
+	while (!redis_subscribed(r) && now_ms() < deadline) {
+		struct timeval tv = { 0, 5000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	return redis_subscribed(r);
+}
+
+static struct redis *make(struct event_base *base, unsigned int timeout)
+{
+	char address[160];
+	snprintf(address, sizeof(address), "unix:%s", sock);
+	struct redis_settings set = { .address = address, .db = 1, .timeout_msecs = timeout };
+	const char *error;
+	struct redis *r = redis_create(base, &set, &error);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+START_TEST(command_roundtrip)
+{
+	struct event_base *base = event_base_new();
+	struct redis *r = make(base, 1000);
+	ck_assert(wait_connected(base, r, 2000));
+	got_reply = false;
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "SET %s %s", "k", "v"), 0);
+	ck_assert(run_until(base, &got_reply, 1000));
+	ck_assert_str_eq(reply_str, "OK");
+	got_reply = false;
+	const char *argv[] = { "GET", "k" };
+	ck_assert_int_eq(redis_command_argv(r, reply_cb, NULL, 2, argv, NULL), 0);
+	ck_assert(run_until(base, &got_reply, 1000));
+	ck_assert_str_eq(reply_str, "v");
+	/* a pending command's callback runs (with NULL) when the client goes */
+	got_reply = false;
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "BLPOP %s %s", "none", "5"), 0);
+	redis_free(&r);
+	ck_assert(got_reply && reply_null);
+	ck_assert_ptr_null(r);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(timeout_and_reconnect)
+{
+	struct event_base *base = event_base_new();
+	struct redis *r = make(base, 150);
+	ck_assert(wait_connected(base, r, 2000));
+	/* blocks the connection for 2 s: our 150 ms timeout fires first */
+	got_reply = false;
+	double start = now_ms();
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "BLPOP %s %s", "none", "2"), 0);
+	ck_assert(run_until(base, &got_reply, 1000));
+	ck_assert(reply_null);
+	ck_assert_double_lt(now_ms() - start, 600);
+	/* the connection was dropped and comes back by itself */
+	ck_assert(wait_connected(base, r, 2000));
+	got_reply = false;
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "PING"), 0);
+	ck_assert(run_until(base, &got_reply, 1000));
+	ck_assert_str_eq(reply_str, "PONG");
+	/* the server goes away: commands fail at once, then work again */
+	server_stop();
+	double t0 = now_ms();
+	while (redis_connected(r) && now_ms() - t0 < 2000) {
+		struct timeval tv = { 0, 5000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	ck_assert(!redis_connected(r));
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "PING"), -1);
+	server_start();
+	ck_assert(wait_connected(base, r, 8000));
+	redis_free(&r);
+	event_base_free(base);
+}
+END_TEST
+
+static int messages;
+static char last_message[64];
+
+static void message_cb(const char *channel, const char *message, size_t len, void *ctx)
+{
+	messages++;
+	len = len < sizeof(last_message) - 1 ? len : sizeof(last_message) - 1;
+	memcpy(last_message, message, len);
+	last_message[len] = '\0';
+}
+
+START_TEST(pubsub_resubscribes)
+{
+	struct event_base *base = event_base_new();
+	struct redis *r = make(base, 1000);
+	redis_subscribe(r, "wd:test", message_cb, NULL);
+	ck_assert(wait_connected(base, r, 2000));
+	ck_assert(wait_subscribed(base, r, 2000));
+	messages = 0;
+	got_reply = false;
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "PUBLISH %s %b", "wd:test", "a\0b", 3), 0);
+	bool one = false;
+	double t0 = now_ms();
+	while (messages == 0 && now_ms() - t0 < 1000)
+		run_until(base, &one, 5);
+	ck_assert_int_eq(messages, 1);
+	ck_assert_int_eq(memcmp(last_message, "a\0b", 3), 0);
+	/* restart: the subscription comes back without being asked */
+	server_stop();
+	run_until(base, &one, 200);	/* both connections notice */
+	ck_assert(!redis_connected(r) && !redis_subscribed(r));
+	server_start();
+	ck_assert(wait_connected(base, r, 8000));
+	ck_assert(wait_subscribed(base, r, 8000));
+	ck_assert_int_eq(redis_command(r, NULL, NULL, "PUBLISH %s %s", "wd:test", "again"), 0);
+	t0 = now_ms();
+	while (messages == 1 && now_ms() - t0 < 1000)
+		run_until(base, &one, 5);
+	ck_assert_int_eq(messages, 2);
+	ck_assert_str_eq(last_message, "again");
+	redis_free(&r);
+	event_base_free(base);
+}
+END_TEST
+
+static int beacons_a, beacons_b;
+static double beacon_b_at;
+static char beacon_user[64];
+
+static void beacon_a(const char *user, void *ctx) { beacons_a++; }
+
+static void beacon_b(const char *user, void *ctx)
+{
+	beacons_b++;
+	beacon_b_at = now_ms();
+	snprintf(beacon_user, sizeof(beacon_user), "%s", user);
+}
+
+START_TEST(notify_across_instances)
+{
+	struct event_base *base = event_base_new();
+	char dir_a[128], dir_b[128], address[160];
+	snprintf(dir_a, sizeof(dir_a), "%s/a", dir);
+	snprintf(dir_b, sizeof(dir_b), "%s/b", dir);
+	snprintf(address, sizeof(address), "unix:%s", sock);
+	const char *error;
+	struct notify *a = notify_create(base, dir_a, beacon_a, NULL, &error);
+	struct notify *b = notify_create(base, dir_b, beacon_b, NULL, &error);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	struct redis_settings set = { .address = address };
+	ck_assert_int_eq(notify_redis(a, &set, "wdtest:", &error), 0);
+	ck_assert_int_eq(notify_redis(b, &set, "wdtest:", &error), 0);
+	/* let both connect and subscribe */
+	bool never = false;
+	run_until(base, &never, 300);
+	beacons_a = beacons_b = 0;
+	double start = now_ms();
+	notify_publish(a, "0123456789abcdef01234567");
+	run_until(base, &never, 300);
+	/* A's own folder hears it once (datagram, not again via Redis); B
+	 * hears it through Redis */
+	ck_assert_int_eq(beacons_a, 1);
+	ck_assert_int_eq(beacons_b, 1);
+	ck_assert_str_eq(beacon_user, "0123456789abcdef01234567");
+	ck_assert_double_lt(beacon_b_at - start, 100);
+	/* Redis gone: local beacons still work */
+	server_stop();
+	run_until(base, &never, 100);
+	notify_publish(a, "user2");
+	run_until(base, &never, 100);
+	ck_assert_int_eq(beacons_a, 2);
+	ck_assert_int_eq(beacons_b, 1);
+	notify_free(&a);
+	notify_free(&b);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(bad_address)
+{
+	struct event_base *base = event_base_new();
+	const char *error = NULL;
+	struct redis_settings set = { .address = "host:99999" };
+	ck_assert_ptr_null(redis_create(base, &set, &error));
+	ck_assert_ptr_nonnull(error);
+	set.address = "";
+	ck_assert_ptr_null(redis_create(base, &set, &error));
+	event_base_free(base);
+}
+END_TEST
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	Suite *s = suite_create("redis");
+	TCase *tc = tcase_create("redis");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, command_roundtrip);
+	tcase_add_test(tc, timeout_and_reconnect);
+	tcase_add_test(tc, pubsub_resubscribes);
+	tcase_add_test(tc, notify_across_instances);
+	tcase_add_test(tc, bad_address);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
