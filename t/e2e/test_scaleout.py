@@ -1,0 +1,138 @@
+"""Scale-out: two complete instances of the suite (separate masters, configs,
+data folders and ports) on one MongoDB (the FerretDB test server) and one
+Redis. A user IDLEs on instance A while mail arrives through LMTP on
+instance B, flags set on A show on B, an EXPUNGE on B reaches A.
+
+Skipped without build/ferretdb-test (make mongo-test-server)."""
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+from harness import ROOT, WDCTL, Lines, Suite
+
+sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
+import server as mongo_server  # noqa: E402
+
+
+def message(subject, body="Hello from the other instance.\r\n"):
+    return (f"From: Bob <bob@remote.test>\r\nTo: carol@example.test\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\n"
+            f"Date: Wed, 25 Nov 2026 07:00:00 +0000\r\n\r\n{body}")
+
+
+@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+class ScaleOut(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="wd-scaleout-")
+        os.chmod(cls.tmp, 0o755)
+        cls.mongo = mongo_server.MongoServer().start()
+        cls.redis_socket = os.path.join(cls.tmp, "redis.sock")
+        cls.redis = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", cls.redis_socket,
+             "--unixsocketperm", "777", "--save", "", "--appendonly", "no", "--dir", cls.tmp],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not os.path.exists(cls.redis_socket) and time.time() < deadline:
+            time.sleep(0.02)
+        options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
+                       store__mongodb_database="scaleout_" + uuid.uuid4().hex[:8],
+                       redis__address="unix:" + cls.redis_socket)
+        cls.a = cls.b = None
+        try:
+            cls.a = Suite(auth=True, lmtp=True, imap_workers=1, **options).start()
+            cls.b = Suite(auth=True, lmtp=True, imap_workers=1, **options).start()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in (cls.a, cls.b):
+            if s is not None:
+                s.close()
+        if cls.redis.poll() is None:
+            cls.redis.terminate()
+            cls.redis.wait(5)
+        cls.mongo.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def new_user(self, name):
+        r = subprocess.run([WDCTL, "-c", self.a.config_path, "user", "create", name,
+                            "secret", f"{name}@example.test"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def imap(self, suite, user):
+        sock = suite.connect()
+        conn = Lines(sock)
+        conn.readline()
+        self.assertTrue(conn.command("l", f"LOGIN {user} secret")[-1].startswith("l OK"))
+        self.addCleanup(sock.close)
+        return conn
+
+    def idle(self, conn):
+        conn.send("i IDLE\r\n")
+        self.assertEqual(conn.readline(), "+ idling")
+
+    def done(self, conn):
+        conn.send("DONE\r\n")
+        while True:
+            line = conn.readline()
+            if line.startswith("i "):
+                self.assertEqual(line, "i OK IDLE terminated")
+                return
+
+    def test_idle_on_a_sees_lmtp_on_b(self):
+        self.new_user("carol")
+        a = self.imap(self.a, "carol")
+        a.command("s", "SELECT INBOX")
+        self.idle(a)
+        host, port = self.b.address("lmtp")
+        lmtp = smtplib.LMTP(host, port, timeout=30)
+        self.addCleanup(lmtp.close)
+        latencies = []
+        for i in range(5):
+            lmtp.sendmail("bob@remote.test", ["carol@example.test"], message(f"s{i}"))
+            acked = time.time()
+            self.assertEqual(a.readline(timeout=5), f"* {i + 1} EXISTS")
+            latencies.append(time.time() - acked)
+        print(f"\nscale-out: LMTP on B -> IDLE EXISTS on A: "
+              f"{', '.join(f'{x * 1000:.1f}' for x in latencies)} ms", file=sys.stderr)
+        self.assertLess(sorted(latencies)[2], 0.1, latencies)
+        self.done(a)
+
+        # a flag set on A is seen on B (CONDSTORE: with its new MODSEQ)
+        b = self.imap(self.b, "carol")
+        b.command("e", "ENABLE CONDSTORE")
+        b.command("s", "SELECT INBOX")
+        self.idle(b)
+        out = a.command("f", r"STORE 2 +FLAGS (\Seen)")
+        self.assertTrue(out[-1].startswith("f OK"), out)
+        line = b.readline(timeout=5)
+        self.assertRegex(line, r"^\* 2 FETCH \(.*FLAGS \(\\Seen\)")
+        self.assertIn("MODSEQ", line)
+        self.done(b)
+
+        # an EXPUNGE on B reaches A
+        self.idle(a)
+        out = b.command("d", r"STORE 1 +FLAGS (\Deleted)")
+        self.assertTrue(out[-1].startswith("d OK"), out)
+        self.assertIn(r"\Deleted", a.readline(timeout=5))
+        out = b.command("x", "EXPUNGE")
+        self.assertTrue(out[-1].startswith("x OK"), out)
+        self.assertEqual(a.readline(timeout=5), "* 1 EXPUNGE")
+        self.done(a)
+        self.assertEqual(a.command("c", "FETCH 1:* (UID)")[:-1],
+                         [f"* {i} FETCH (UID {i + 1})" for i in range(1, 5)])
+
+
+if __name__ == "__main__":
+    unittest.main()
