@@ -123,23 +123,24 @@ static struct mbox_job *mbox_job_new(struct imap_cmd *cmd, enum mbox_op op)
 	return j;
 }
 
-/* Reads argument i as a mailbox name into store form; ends the command
- * with NO/BAD and returns NULL when it is unusable. */
-static char *mailbox_arg(struct imap_cmd *cmd, struct mbox_job *j, unsigned int i)
+/* Reads the first n (1 or 2) arguments as mailbox names into j->path and
+ * j->path2. When one is unusable it answers NO/BAD, frees j and returns
+ * false: the caller must not touch j then. */
+static bool mailbox_args(struct imap_cmd *cmd, struct mbox_job *j, unsigned int n)
 {
-	const char *name, *error;
-	if (i >= cmd->args_count || !imap_arg_get_astring(&cmd->args[i], &name)) {
-		imap_cmd_donef(cmd, "BAD %s expects a mailbox name", cmd->name);
-		mbox_free(j);
-		return NULL;
+	for (unsigned int i = 0; i < n; i++) {
+		const char *name, *error, *path = NULL;
+		if (i >= cmd->args_count || !imap_arg_get_astring(&cmd->args[i], &name))
+			imap_cmd_donef(cmd, "BAD %s expects a mailbox name", cmd->name);
+		else if ((path = imap_mailbox_from_client(cmd->client, j->pool, name, &error)) == NULL)
+			imap_cmd_donef(cmd, "NO %s", error);
+		if (path == NULL) {
+			mbox_free(j);
+			return false;
+		}
+		*(i == 0 ? &j->path : &j->path2) = (char *)path;
 	}
-	const char *path = imap_mailbox_from_client(cmd->client, j->pool, name, &error);
-	if (path == NULL) {
-		imap_cmd_donef(cmd, "NO %s", error);
-		mbox_free(j);
-		return NULL;
-	}
-	return (char *)path;
+	return true;
 }
 
 /* IMAP LIST wildcards: '*' matches anything, '%' anything but '/'. */
@@ -324,7 +325,7 @@ static int parse_create_use(struct imap_cmd *cmd, struct mbox_job *j)
 static void cmd_create(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = mbox_job_new(cmd, OP_CREATE);
-	if ((j->path = mailbox_arg(cmd, j, 0)) == NULL)
+	if (!mailbox_args(cmd, j, 1))
 		return;
 	if (cmd->args_count == 2 && parse_create_use(cmd, j) < 0) {
 		mbox_free(j);
@@ -346,7 +347,7 @@ static void cmd_create(struct imap_cmd *cmd)
 static void cmd_delete(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = mbox_job_new(cmd, OP_DELETE);
-	if ((j->path = mailbox_arg(cmd, j, 0)) == NULL)
+	if (!mailbox_args(cmd, j, 1))
 		return;
 	struct imap_client *c = cmd->client;
 	if (strcmp(j->path, "INBOX") == 0) {
@@ -365,7 +366,7 @@ static void cmd_delete(struct imap_cmd *cmd)
 static void cmd_rename(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = mbox_job_new(cmd, OP_RENAME);
-	if ((j->path = mailbox_arg(cmd, j, 0)) == NULL || (j->path2 = mailbox_arg(cmd, j, 1)) == NULL)
+	if (!mailbox_args(cmd, j, 2))
 		return;
 	if (strcmp(j->path2, "INBOX") == 0) {
 		imap_cmd_done(cmd, "NO [ALREADYEXISTS] INBOX always exists");
@@ -379,7 +380,7 @@ static void cmd_subscribe(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = mbox_job_new(cmd, strcmp(cmd->name, "SUBSCRIBE") == 0 ? OP_SUBSCRIBE
 					  : OP_UNSUBSCRIBE);
-	if ((j->path = mailbox_arg(cmd, j, 0)) != NULL)
+	if (mailbox_args(cmd, j, 1))
 		submit(cmd, j);
 }
 
@@ -480,7 +481,7 @@ static void cmd_status(struct imap_cmd *cmd)
 		}
 	}
 	struct mbox_job *j = mbox_job_new(cmd, OP_STATUS);
-	if ((j->path = mailbox_arg(cmd, j, 0)) == NULL)
+	if (!mailbox_args(cmd, j, 1))
 		return;
 	cmd->ctx = (void *)items;
 	submit(cmd, j);
@@ -491,7 +492,7 @@ static void cmd_getquota(struct imap_cmd *cmd)
 	struct mbox_job *j = mbox_job_new(cmd, OP_QUOTA);
 	const char *root;
 	if (strcmp(cmd->name, "GETQUOTAROOT") == 0) {
-		if ((j->path = mailbox_arg(cmd, j, 0)) == NULL)
+		if (!mailbox_args(cmd, j, 1))
 			return;
 	} else if (cmd->args_count != 1 || !imap_arg_get_astring(&cmd->args[0], &root) ||
 		   root[0] != '\0') {

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import WDCTL, Lines, Suite
+from harness import BUILD, WDCTL, Lines, Suite
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = sorted(glob.glob(os.path.join(ROOT, "t", "data", "mime", "*.eml")))
@@ -502,4 +502,5 @@ class BigMessages(unittest.TestCase):
             peak = hwm() - before
             print(f"\n    FETCH of {len(raw) >> 20} MB: worker peak RSS grew {peak >> 20} MB",
                   end=" ")
-            self.assertLess(peak, 3 * len(raw))
+            if not os.path.basename(BUILD).endswith("-san"):  # ASan keeps freed memory
+                self.assertLess(peak, 3 * len(raw))
