@@ -54,19 +54,20 @@ class Supervision(unittest.TestCase):
             master = suite.proc.pid
             time.sleep(0.3)  # let the master close the harness's control connections
             fds_before = open_fds(master)
-            killed = 0
+            killed = set()  # a pid killed but not yet reaped is still listed
             deadline = time.time() + 120
-            while killed < 100 and time.time() < deadline:
-                pids = suite.worker_pids()
+            while len(killed) < 100 and time.time() < deadline:
+                pids = [p for p in suite.worker_pids() if p not in killed]
                 if not pids:
                     time.sleep(0.01)
                     continue
                 try:
-                    os.kill(pids[killed % len(pids)], signal.SIGKILL)
-                    killed += 1
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.add(pids[0])
                 except ProcessLookupError:
                     pass
                 time.sleep(0.02)
+            killed = len(killed)
             self.assertEqual(killed, 100)
             st = suite.wait_running(timeout=20)
             self.assertGreaterEqual(int(st["services"]["imap"]["restarts"]), 100)
