@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define IMAP_STORE_THREADS 4
 
 static struct {
 	const struct config *config;
@@ -469,7 +468,7 @@ int imap_worker_start(struct event_base *base, const struct config *config, cons
 	w.config = config;
 	store_settings_from_config(&w.store_set, config);
 	struct workpool_settings ws = {
-		.threads = IMAP_STORE_THREADS,
+		.threads = config->imap_settings.store_threads,
 		.thread_init = store_thread_init,
 		.thread_deinit = store_thread_deinit,
 	};
