@@ -1,7 +1,11 @@
 /* SEARCH and UID SEARCH: lib/imap_search parses the program, a store
  * thread evaluates it over the mailbox's messages, loading a message's
- * text only when a HEADER/BODY/TEXT key needs it (a substring scan; the
- * indexer's full-text index will take over where it exists). */
+ * text only when a HEADER/BODY/TEXT key needs it (a substring scan), except
+ * where the indexer's full-text index (lib/fts) already answers exactly:
+ * see fts_prepare(). */
+#include "config.h"
+#include "daemon.h"
+#include "fts.h"
 #include "imap_client.h"
 #include "imap_search.h"
 #include "imap_seqset.h"
@@ -13,10 +17,12 @@
 #include "pool.h"
 #include "rfc2047.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unicase.h>
 #include <uninorm.h>
 
@@ -26,6 +32,20 @@ struct search_msg {
 	uint64_t modseq, size;
 	int64_t idate, hdate;
 	char *flags; /* " \Seen kw " with spaces around each */
+};
+
+/* Answers of the full-text index for the text keys of one SEARCH: the
+ * mailbox's indexed uids, and per key the uids that match. */
+#define FTS_KEYS_MAX 16
+struct fts_answers {
+	uint32_t *indexed;
+	size_t indexed_count;
+	struct {
+		const struct imap_search_key *key;
+		uint32_t *uids;
+		size_t count;
+	} keys[FTS_KEYS_MAX];
+	size_t count;
 };
 
 struct search_job {
@@ -41,6 +61,7 @@ struct search_job {
 	size_t hits_count;
 	uint64_t max_modseq; /* of the hits, for the (MODSEQ n) reply */
 	bool has_modseq;
+	struct fts_answers fts;
 };
 
 /* What a content key needs of one message, loaded on first use. */
@@ -50,6 +71,8 @@ struct search_content {
 	struct buffer raw;
 	struct mime_message *msg;
 	struct mime_text *text;
+	struct buffer html; /* the text of text->html, made on first use */
+	bool html_done;
 };
 
 static uint32_t view_seq(const struct search_job *j, uint32_t uid)
@@ -128,7 +151,8 @@ static void content_free(struct search_content *c)
 	buffer_free(&c->raw);
 	mime_message_free(&c->msg);
 	mime_text_free(&c->text);
-	c->loaded = c->failed = false;
+	buffer_free(&c->html);
+	c->loaded = c->failed = c->html_done = false;
 }
 
 /* HEADER key: any field of that name (any field for "") contains str,
@@ -161,8 +185,144 @@ static bool body_matches(struct search_content *c, const char *str)
 {
 	if (c->text == NULL)
 		return false;
-	return contains_folded(c->text->text, strlen(c->text->text), str) ||
-	       contains_folded(c->text->html, strlen(c->text->html), str);
+	if (contains_folded(c->text->text, strlen(c->text->text), str))
+		return true;
+	/* the text of the HTML, as the index has it: no matches in markup */
+	if (!c->html_done) {
+		fts_html_text(c->text->html, strlen(c->text->html), &c->html);
+		c->html_done = true;
+	}
+	return contains_folded(buffer_cstr(&c->html), c->html.len, str);
+}
+
+/* ---- the full-text index hook ---- */
+
+static pthread_key_t fts_key;
+static pthread_once_t fts_once = PTHREAD_ONCE_INIT;
+
+static void fts_thread_close(void *p)
+{
+	struct fts *fts = p;
+	fts_close(&fts);
+}
+
+static void fts_key_make(void)
+{
+	(void)pthread_key_create(&fts_key, fts_thread_close);
+}
+
+/* This store thread's read handle on the index; NULL without an indexer
+ * or before it made the file (tried again every few seconds). */
+static struct fts *fts_thread_handle(void)
+{
+	static __thread time_t next_try;
+	const struct config *config = daemon_config();
+	if (config == NULL || !config->indexer.enabled)
+		return NULL;
+	pthread_once(&fts_once, fts_key_make);
+	struct fts *fts = pthread_getspecific(fts_key);
+	if (fts != NULL || time(NULL) < next_try)
+		return fts;
+	char *path = fts_path_from_config(config);
+	const char *error;
+	if (fts_open(path, false, &fts, &error) < 0) {
+		log_debug("event=fts_unavailable error=\"%s\"", error);
+		next_try = time(NULL) + 5;
+		fts = NULL;
+	} else {
+		pthread_setspecific(fts_key, fts);
+	}
+	free(path);
+	return fts;
+}
+
+static int fts_field_of(const struct imap_search_key *k)
+{
+	static const char *const names[] = { "subject", "from", "to", "cc", "bcc" };
+	static const enum fts_field fields[] = { FTS_SUBJECT, FTS_FROM, FTS_TO, FTS_CC, FTS_BCC };
+	if (k->type == IMAP_SEARCH_BODY)
+		return FTS_BODY;
+	if (k->type == IMAP_SEARCH_TEXT)
+		return FTS_TEXT;
+	if (k->type == IMAP_SEARCH_HEADER && k->header != NULL)
+		for (size_t i = 0; i < 5; i++)
+			if (strcasecmp(k->header, names[i]) == 0)
+				return (int)fields[i];
+	return -1;
+}
+
+static int fts_ask(struct search_job *j, struct fts *fts, const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next) {
+		if (fts_ask(j, fts, k->children) < 0)
+			return -1;
+		int field = fts_field_of(k);
+		if (field < 0 || k->str == NULL || j->fts.count == FTS_KEYS_MAX)
+			continue;
+		char *folded = fts_fold(k->str, strlen(k->str), NULL);
+		const char *error;
+		int ret = 0;
+		if (folded != NULL && fts_query_usable(folded)) {
+			size_t n = j->fts.count;
+			ret = fts_query(fts, j->mailbox, (enum fts_field)field, folded,
+					&j->fts.keys[n].uids, &j->fts.keys[n].count, &error);
+			if (ret == 0)
+				j->fts.keys[j->fts.count++].key = k;
+			else
+				log_warn("event=fts_query_failed error=\"%s\"", error);
+		}
+		free(folded);
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void fts_answers_free(struct fts_answers *a)
+{
+	free(a->indexed);
+	for (size_t i = 0; i < a->count; i++)
+		free(a->keys[i].uids);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Asks the index, in one snapshot, for the mailbox's indexed uids and the
+ * matches of each text key it can answer exactly (3+ characters). Any
+ * failure leaves no answers: the scan does everything. */
+static void fts_prepare(struct search_job *j)
+{
+	struct fts *fts = fts_thread_handle();
+	const char *error;
+	if (fts == NULL || fts_begin(fts, false, &error) < 0)
+		return;
+	if (fts_indexed(fts, j->mailbox, &j->fts.indexed, &j->fts.indexed_count, &error) < 0 ||
+	    (j->fts.indexed_count > 0 && fts_ask(j, fts, j->root) < 0))
+		fts_answers_free(&j->fts);
+	fts_rollback(fts); /* a read snapshot: nothing to commit */
+}
+
+static bool uid_in(const uint32_t *uids, size_t count, uint32_t uid)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < count && uids[lo] == uid;
+}
+
+/* 1 or 0 when the index answers key k for the message, -1 when the scan
+ * must (the message is not indexed yet, or the key is not indexable). */
+static int fts_answer(const struct search_job *j, const struct imap_search_key *k, uint32_t uid)
+{
+	for (size_t i = 0; i < j->fts.count; i++)
+		if (j->fts.keys[i].key == k)
+			return uid_in(j->fts.indexed, j->fts.indexed_count, uid) ?
+				uid_in(j->fts.keys[i].uids, j->fts.keys[i].count, uid) : -1;
+	return -1;
 }
 
 static bool flag_set(const struct search_msg *m, const char *flag)
@@ -185,6 +345,10 @@ static bool day_cmp(enum imap_search_type t, int64_t when, time_t day)
 static bool eval(struct search_job *j, const struct imap_search_key *k, const struct search_msg *m,
 		 struct search_content *c)
 {
+	/* the index's exact answer where it has one, else the scan below */
+	int known = fts_answer(j, k, m->uid);
+	if (known >= 0)
+		return known == 1;
 	switch (k->type) {
 	case IMAP_SEARCH_AND:
 		for (const struct imap_search_key *ch = k->children; ch != NULL; ch = ch->next)
@@ -240,8 +404,9 @@ static void search_run(struct store *store, void *arg)
 		imap_job_failed(&j->st, store, error);
 		return;
 	}
+	fts_prepare(j);
 	j->hits = xcalloc(j->count + 1, sizeof(uint32_t));
-	struct search_content c = { .store = store, .raw = BUFFER_INIT };
+	struct search_content c = { .store = store, .raw = BUFFER_INIT, .html = BUFFER_INIT };
 	for (size_t i = 0; i < j->count; i++) {
 		struct search_msg *m = &j->msgs[i];
 		if (eval(j, j->root, m, &c)) {
@@ -260,6 +425,7 @@ static void search_free(void *arg)
 		free(j->msgs[i].flags);
 	free(j->msgs);
 	free(j->hits);
+	fts_answers_free(&j->fts);
 	free(j);
 }
 

@@ -102,6 +102,12 @@ struct config {
 		int token_ttl;			/* ms a user token from /authenticate lives */
 		int heartbeat;			/* ms between SSE heartbeats */
 	} api_settings;
+	struct config_service indexer;	/* no listeners */
+	struct {
+		char *index_path;		/* relative to data_dir */
+		int batch_size;			/* journal entries per transaction */
+		int poll_interval;		/* ms between sweeps over all users */
+	} indexer_settings;
 	struct config_service auth;
 	/* wd-auth's settings (auth.*, next to the auth service's own options) */
 	struct {

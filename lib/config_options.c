@@ -21,9 +21,11 @@ const struct config_service_def config_services[] = {
 	{ "pop3", OFF(pop3) },
 	{ "api", OFF(api) },
 	{ "auth", OFF(auth) },
+	{ "indexer", OFF(indexer) },
 	{ NULL, 0 },
 };
-const char *const config_service_names[] = { "imap", "lmtp", "pop3", "api", "auth", NULL };
+const char *const config_service_names[] = { "imap", "lmtp", "pop3", "api", "auth", "indexer",
+					      NULL };
 
 /* The options every service section has. */
 #define SERVICE_OPTIONS(svc, listen_def, workers_def, idle_def, idle_doc) \
@@ -174,6 +176,22 @@ const struct config_option config_options[] = {
 	{ "auth.request_timeout", CFG_DURATION, OFF(auth_settings.request_timeout), "10s", 100,
 	  600000, NULL, "Workers give up waiting for an answer of wd-auth after this long "
 	  "(the login gets a temporary failure)." },
+	/* The indexer has no listeners: only enabled and workers of the
+	 * service options apply to it. */
+	{ "indexer.enabled", CFG_BOOL, OFF(indexer.enabled), "true", 0, 0, NULL,
+	  "Start wd-indexer, which keeps the full-text index and the threads of messages "
+	  "from the store's journal." },
+	{ "indexer.workers", CFG_INT, OFF(indexer.workers), "1", 1, 16, NULL,
+	  "Indexer processes; more than one share the users (each user's journal position "
+	  "is taken in a transaction, so none skips or repeats work)." },
+	{ "indexer.index_path", CFG_STRING, OFF(indexer_settings.index_path), "fts.db", 0, 0,
+	  NULL, "SQLite file of the full-text index, its journal positions and the thread "
+	  "tables; relative to data_dir. IMAP SEARCH reads it too." },
+	{ "indexer.batch_size", CFG_INT, OFF(indexer_settings.batch_size), "200", 1, 100000,
+	  NULL, "Journal entries indexed in one transaction." },
+	{ "indexer.poll_interval", CFG_DURATION, OFF(indexer_settings.poll_interval), "10s",
+	  100, 3600000, NULL, "Time between sweeps over every user's journal; change beacons "
+	  "wake the indexer at once for the user that changed." },
 	{ "redis.address", CFG_STRING, OFF(redis.address), "\"\"", 0, 0, NULL,
 	  "Redis server: unix:/PATH or HOST:PORT; empty: no Redis (one host only)." },
 	{ "redis.db", CFG_INT, OFF(redis.db), "0", 0, 1000, NULL, "Redis database number." },

@@ -3,6 +3,8 @@
 #include "auth_client.h"
 #include "buffer.h"
 #include "config.h"
+#include "fts.h"
+#include "fts_indexer.h"
 #include "ipc.h"
 #include "mem.h"
 #include "password.h"
@@ -212,6 +214,8 @@ static void usage(FILE *out)
 		"  totp enable USER SECRET | totp disable USER   2FA with a base32 secret\n"
 		"  authlog USER   the user's authentication log, newest first\n"
 		"  auth USER SECRET [SERVICE [IP [SCOPE]]]   ask wd-auth (OK/FAIL/TEMPFAIL)\n"
+		"  reindex USER|--all   rebuild the full-text index and threads of a user\n"
+		"           (or of every user), printing progress\n"
 		"options:\n"
 		"  -c FILE    configuration file naming the control socket (default %s)\n"
 		"  -s SOCKET  control socket path (overrides -c)\n", DEFAULT_CONFIG);
@@ -264,6 +268,72 @@ static int user_id_of(struct store *store, struct pool *pool, const char *name, 
 	return 0;
 }
 
+static void reindex_progress(uint64_t done, uint64_t total, void *ctx)
+{
+	printf("reindex %s: %llu/%llu messages\n", (const char *)ctx, (unsigned long long)done,
+	       (unsigned long long)total);
+	fflush(stdout);
+}
+
+/* wdctl reindex USER|--all: rebuilds on the index file directly, next to a
+ * running indexer (both take the index's write lock per user). */
+static int reindex_command(struct config *config, struct store *store, struct pool *pool,
+			   const char *who)
+{
+	char *path = fts_path_from_config(config);
+	struct fts *fts;
+	const char *error;
+	int ret = 1;
+	if (fts_open(path, true, &fts, &error) < 0) {
+		fprintf(stderr, "wdctl: index: %s\n", error);
+		free(path);
+		return 1;
+	}
+	struct fts_index_stats stats = { 0 };
+	if (strcmp(who, "--all") != 0) {
+		char uid[STORE_ID_SIZE];
+		if (user_id_of(store, pool, who, uid) == 0 &&
+		    fts_reindex_user(store, fts, uid, reindex_progress, (void *)who, &stats,
+				     &error) == 0)
+			ret = 0;
+		else if (store_last_error(store) == STORE_OK)
+			fprintf(stderr, "wdctl: reindex %s: %s\n", who, error);
+	} else {
+		char after[STORE_ID_SIZE] = "";
+		unsigned int users_done = 0;
+		ret = 0;
+		for (;;) {
+			struct store_user *users;
+			unsigned int count;
+			if (store_user_list(store, after[0] != '\0' ? after : NULL, false, 500, pool,
+					    &users, &count, &error) < 0) {
+				fprintf(stderr, "wdctl: reindex: %s\n", error);
+				ret = 1;
+				break;
+			}
+			for (unsigned int i = 0; i < count && ret == 0; i++) {
+				if (fts_reindex_user(store, fts, users[i].id, reindex_progress,
+						     (void *)users[i].username, &stats, &error) < 0) {
+					fprintf(stderr, "wdctl: reindex %s: %s\n", users[i].username,
+						error);
+					ret = 1;
+				}
+				users_done++;
+			}
+			if (count < 500 || ret != 0)
+				break;
+			memcpy(after, users[count - 1].id, STORE_ID_SIZE);
+		}
+		printf("reindex: %u users\n", users_done);
+	}
+	if (ret == 0)
+		printf("reindex: %llu messages indexed, %llu thread ids changed\n",
+		       (unsigned long long)stats.indexed, (unsigned long long)stats.threads_changed);
+	fts_close(&fts);
+	free(path);
+	return ret;
+}
+
 static int store_command(struct config *config, int argc, char **argv)
 {
 	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "", *error;
@@ -284,7 +354,10 @@ static int store_command(struct config *config, int argc, char **argv)
 	struct pool *pool = pool_create(4096);
 	char id[STORE_ID_SIZE], uid[STORE_ID_SIZE];
 	int ret = 2;
-	if (strcmp(cmd, "user") == 0 && strcmp(sub, "create") == 0 && (argc == 4 || argc == 5)) {
+	if (strcmp(cmd, "reindex") == 0 && argc == 2) {
+		ret = reindex_command(config, store, pool, argv[1]);
+	} else if (strcmp(cmd, "user") == 0 && strcmp(sub, "create") == 0 &&
+		   (argc == 4 || argc == 5)) {
 		char *hash = password_hash(&ps, argv[3]);
 		struct store_user u = { .username = argv[2], .password_hash = hash,
 					.address = argc == 5 ? argv[4] : NULL };
@@ -401,7 +474,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG, *sock = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+c:s:h")) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
 		case 's': sock = optarg; break;
@@ -411,7 +484,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc && (strcmp(argv[optind], "user") == 0 || strcmp(argv[optind], "asp") == 0 ||
 			      strcmp(argv[optind], "totp") == 0 ||
-			      strcmp(argv[optind], "authlog") == 0 || strcmp(argv[optind], "auth") == 0)) {
+			      strcmp(argv[optind], "authlog") == 0 || strcmp(argv[optind], "auth") == 0 ||
+			      strcmp(argv[optind], "reindex") == 0)) {
 		struct config *config;
 		const char *error;
 		if (config_load_file(config_path, &config, &error) < 0) {

@@ -77,7 +77,7 @@ def kv(fields):
 
 class Suite:
     def __init__(self, tls=False, imap_workers=2, certs=None, redis=False,
-                 auth=False, lmtp=False, pop3=False, api=False, **options):
+                 auth=False, lmtp=False, pop3=False, api=False, indexer=False, **options):
         self.dir = tempfile.mkdtemp(prefix="wd-e2e-")
         os.chmod(self.dir, 0o755)  # workers run as nobody when we are root
         self.proc = None
@@ -105,6 +105,9 @@ class Suite:
         # when the suite has certificates)
         self.api = api
         self.api_token = "root-token-for-tests"
+        # indexer=True starts wd-indexer (index file self.fts_path)
+        self.indexer = indexer
+        self.fts_path = os.path.join(self.dir, "data", "fts.db")
         self.write_config()
 
     def config(self):
@@ -128,6 +131,7 @@ class Suite:
             "pop3": {"enabled": self.pop3, "workers": 1, "listen": [dict(l) for l in listen]},
             "api": {"enabled": self.api, "workers": 1, "listen": [dict(l) for l in listen],
                     "access_token": self.api_token},
+            "indexer": {"enabled": self.indexer, "workers": 1},
         }
         if self.redis_socket:
             cfg["redis"] = {"address": "unix:" + self.redis_socket}
