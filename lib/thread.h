@@ -40,7 +40,8 @@ typedef int thread_merge_cb(const char *from, const char *to, void *ctx);
 
 /* Finds or makes the thread of a message inside an open write transaction
  * of fts, recording its ids and subject; when the message links threads
- * that were apart, merges them into the oldest and calls merged for each
+ * that were apart, merges them into the one with the smallest id (the
+ * oldest, to the second) and calls merged for each
  * one that went away. thread_r: STORE_ID_SIZE bytes. */
 int thread_assign(struct fts *fts, const struct thread_message *msg, thread_merge_cb *merged,
 		  void *ctx, char *thread_r, const char **error_r);
