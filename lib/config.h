@@ -63,6 +63,7 @@ struct config {
 		char *sqlite_path;
 		char *mongodb_uri;
 		char *mongodb_database;
+		char *mongodb_attachments_database;
 	} store;
 	struct {
 		char *min_version;

@@ -72,6 +72,10 @@ const struct config_option config_options[] = {
 	  "here, as mongo-c-driver reads them)." },
 	{ "store.mongodb_database", CFG_STRING, OFF(store.mongodb_database), "wildduck", 0, 0,
 	  NULL, "MongoDB database of users, mailboxes and messages." },
+	{ "store.mongodb_attachments_database", CFG_STRING,
+	  OFF(store.mongodb_attachments_database), "\"\"", 0, 0, NULL,
+	  "MongoDB database of the attachments bucket (e.g. on separate disks); empty: "
+	  "store.mongodb_database." },
 	{ "tls.min_version", CFG_ENUM, OFF(tls.min_version), "TLSv1.2", 0, 0, tls_versions,
 	  "Oldest TLS version offered: TLSv1.2 or TLSv1.3." },
 	{ "tls.ciphers", CFG_STRING, OFF(tls.ciphers), "HIGH:!aNULL:!MD5:!RC4", 0, 0, NULL,

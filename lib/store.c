@@ -32,6 +32,7 @@ void store_settings_from_config(struct store_settings *set, const struct config 
 	if (set->driver != NULL && strcmp(set->driver, "mongodb") == 0) {
 		set->path = config->store.mongodb_uri;
 		set->database = config->store.mongodb_database;
+		set->attachments_database = config->store.mongodb_attachments_database;
 	} else {
 		set->path = config->store.sqlite_path;
 	}

@@ -34,6 +34,9 @@ struct store_settings {
 	 * mongodb: the connection URI */
 	const char *path;
 	const char *database;		/* mongodb database name */
+	/* mongodb: database of the attachments bucket (e.g. on other disks);
+	 * NULL or "": the same database */
+	const char *attachments_database;
 	unsigned int busy_timeout_msecs;/* 0: 5000 */
 	/* zstd level for attachments at rest, 0: store uncompressed */
 	int compress_level;

@@ -440,7 +440,9 @@ static int create_index(struct store *store, const struct index_def *def)
 	bson_append_document_end(&arr, &idx);
 	bson_append_array_end(&cmd, &arr);
 	bson_error_t error;
-	bool ok = mongoc_database_write_command_with_opts(mongo_ctx(store)->db, &cmd, NULL,
+	bool att = def->col == COL_ATT_FILES || def->col == COL_ATT_CHUNKS;
+	bool ok = mongoc_database_write_command_with_opts(att ? mongo_ctx(store)->att_db :
+							   mongo_ctx(store)->db, &cmd, NULL,
 							   &reply, &error);
 	bson_destroy(&cmd);
 	bson_destroy(&reply);
@@ -498,6 +500,8 @@ static void mongodb_close(struct store *store)
 			mongoc_collection_destroy(ctx->cols[i]);
 	if (ctx->db != NULL)
 		mongoc_database_destroy(ctx->db);
+	if (ctx->att_db != NULL)
+		mongoc_database_destroy(ctx->att_db);
 	if (ctx->client != NULL)
 		mongoc_client_pool_push(ctx->pool, ctx->client);
 	XFREE(store->ctx);
@@ -518,10 +522,18 @@ static int mongodb_open(struct store *store, const struct store_settings *set)
 	ctx->pool = e->pool;
 	ctx->compress_level = set->compress_level;
 	ctx->client = mongoc_client_pool_pop(e->pool);
+	const char *att_dbname = set->attachments_database == NULL ||
+		set->attachments_database[0] == '\0' ? dbname : set->attachments_database;
 	ctx->db = mongoc_client_get_database(ctx->client, dbname);
+	ctx->att_db = mongoc_client_get_database(ctx->client, att_dbname);
 	for (unsigned int i = 0; i < COL_COUNT; i++)
-		ctx->cols[i] = mongoc_client_get_collection(ctx->client, dbname, col_names[i]);
-	if (ensure_indexes(store, e, dbname) < 0) {
+		ctx->cols[i] = mongoc_client_get_collection(
+			ctx->client, i == COL_ATT_FILES || i == COL_ATT_CHUNKS ? att_dbname : dbname,
+			col_names[i]);
+	char *index_key = xasprintf("%s/%s", dbname, att_dbname);
+	int indexed = ensure_indexes(store, e, index_key);
+	free(index_key);
+	if (indexed < 0) {
 		mongodb_close(store);
 		return -1;
 	}

@@ -36,6 +36,7 @@ struct mongo_store {
 	mongoc_client_pool_t *pool;	/* process-wide, not ours */
 	mongoc_client_t *client;	/* popped from pool for this handle */
 	mongoc_database_t *db;
+	mongoc_database_t *att_db;	/* the attachments bucket's database */
 	mongoc_collection_t *cols[COL_COUNT];
 	int compress_level;
 };

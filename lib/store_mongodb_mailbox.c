@@ -325,10 +325,48 @@ int mongo_mailbox_subscribe(struct store *store, const char *mailbox_id, bool su
 	return ret;
 }
 
-/* Counts come from one pass over the mailbox's messages (small documents:
- * only three fields are sent), not one snapshot: HIGHESTMODSEQ is read
- * first, so it never claims more than the counts show. An aggregation
- * would move less data, but FerretDB's $group sums int64 fields as 0. */
+static int count_where(struct store *store, const bson_oid_t *mailbox, const char *field,
+		       bool value, uint32_t *count_r)
+{
+	bson_t *filter = BCON_NEW("mailbox", BCON_OID(mailbox), field, BCON_BOOL(value));
+	int64_t n = 0;
+	int ret = mongo_count(store, COL_MESSAGES, filter, &n);
+	bson_destroy(filter);
+	*count_r = (uint32_t)n;
+	return ret;
+}
+
+/* One pass over the mailbox's messages (three small fields each): only for
+ * servers whose $group cannot sum (FerretDB sums int64 fields as 0). */
+static int counts_by_pass(struct store *store, const bson_oid_t *oid,
+			  struct store_mailbox_counts *counts_r)
+{
+	bson_t *filter = BCON_NEW("mailbox", BCON_OID(oid));
+	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "size", BCON_INT32(1),
+				"seen", BCON_INT32(1), "deleted", BCON_INT32(1), "}");
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
+		mongo_col(store, COL_MESSAGES), filter, opts, NULL);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	counts_r->messages = counts_r->unseen = counts_r->deleted = 0;
+	counts_r->size = 0;
+	const bson_t *doc;
+	while (mongoc_cursor_next(cursor, &doc)) {
+		counts_r->messages++;
+		counts_r->unseen += !mongo_bool(doc, "seen");
+		counts_r->deleted += mongo_bool(doc, "deleted");
+		counts_r->size += (uint64_t)mongo_int(doc, "size");
+	}
+	bson_error_t error;
+	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "counts") : 0;
+	mongoc_cursor_destroy(cursor);
+	return ret;
+}
+
+/* Counts come from several reads, not one snapshot: HIGHESTMODSEQ is read
+ * first, so it never claims more than the counts show. The server counts
+ * and sums (indexes mailbox_uid and mailbox_seen), so a mailbox of 100k
+ * messages costs a few small replies, not 100k documents. */
 int mongo_mailbox_counts(struct store *store, const char *mailbox_id,
 			 struct store_mailbox_counts *counts_r)
 {
@@ -341,23 +379,28 @@ int mongo_mailbox_counts(struct store *store, const char *mailbox_id,
 	counts_r->highest_modseq = state.modify_index;
 	bson_oid_t oid;
 	mongo_oid(&oid, mailbox_id);
-	bson_t *filter = BCON_NEW("mailbox", BCON_OID(&oid));
-	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "size", BCON_INT32(1),
-				"seen", BCON_INT32(1), "deleted", BCON_INT32(1), "}");
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
-		mongo_col(store, COL_MESSAGES), filter, opts, NULL);
-	bson_destroy(filter);
-	bson_destroy(opts);
+	bson_t *pipeline = BCON_NEW("pipeline", "[",
+		"{", "$match", "{", "mailbox", BCON_OID(&oid), "}", "}",
+		"{", "$group", "{", "_id", BCON_NULL, "n", "{", "$sum", BCON_INT32(1), "}",
+		"size", "{", "$sum", BCON_UTF8("$size"), "}", "}", "}", "]");
+	mongoc_cursor_t *cursor = mongoc_collection_aggregate(
+		mongo_col(store, COL_MESSAGES), MONGOC_QUERY_NONE, pipeline, NULL, NULL);
+	bson_destroy(pipeline);
 	const bson_t *doc;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		counts_r->messages++;
-		counts_r->unseen += !mongo_bool(doc, "seen");
-		counts_r->deleted += mongo_bool(doc, "deleted");
-		counts_r->size += (uint64_t)mongo_int(doc, "size");
+	if (mongoc_cursor_next(cursor, &doc)) {
+		counts_r->messages = (uint32_t)mongo_int(doc, "n");
+		counts_r->size = (uint64_t)mongo_int(doc, "size");
 	}
 	bson_error_t error;
 	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "counts") : 0;
 	mongoc_cursor_destroy(cursor);
+	/* every message has a size > 0, so 0 means the server did not sum */
+	if (ret == 0 && counts_r->messages > 0 && counts_r->size == 0)
+		return counts_by_pass(store, &oid, counts_r);
+	if (ret == 0)
+		ret = count_where(store, &oid, "seen", false, &counts_r->unseen);
+	if (ret == 0)
+		ret = count_where(store, &oid, "deleted", true, &counts_r->deleted);
 	return ret;
 }
 

@@ -69,5 +69,20 @@ Suite *suite_messages(void);
 Suite *suite_concurrency(void);
 Suite *suite_auth(void);
 Suite *suite_api(void);
+Suite *suite_capabilities(void);
+
+/* MongoDB server features a test may need (test_capabilities.c). */
+enum contract_cap {
+	CAP_TTL_INDEX,
+	CAP_TEXT_INDEX,
+	CAP_HASHED_INDEX,
+	CAP_PARTIAL_INDEX,
+	CAP_TRANSACTIONS,
+	CAP_CHANGE_STREAMS,
+	CAP_COUNT
+};
+/* True if the server under test has cap; otherwise prints
+ * "SKIP <test>: <why>" and the test returns early (and passes). */
+bool contract_has(enum contract_cap cap, const char *test);
 
 #endif
