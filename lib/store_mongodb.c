@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define DEFAULT_SELECTION_TIMEOUT_MSECS 5000
+
 /* WildDuck's names (attachments: the GridFS bucket "attachments"). */
 static const char *const col_names[COL_COUNT] = {
 	[COL_USERS] = "users",
@@ -87,6 +89,15 @@ static struct pool_entry *pool_get(const char *uri_string, bson_error_t *error)
 			break;
 	if (e == NULL) {
 		mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_string, error);
+		/* an unreachable store fails a command (TEMPORARY: NO, 451, 503)
+		 * within seconds instead of holding it for mongoc's default 30 s;
+		 * the URI can say otherwise */
+		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+						       DEFAULT_SELECTION_TIMEOUT_MSECS);
+		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
+						       DEFAULT_SELECTION_TIMEOUT_MSECS);
 		if (uri != NULL) {
 			e = xcalloc(1, sizeof(*e));
 			e->uri = xstrdup(uri_string);

@@ -133,6 +133,40 @@ class ScaleOut(unittest.TestCase):
         self.assertEqual(a.command("c", "FETCH 1:* (UID)")[:-1],
                          [f"* {i} FETCH (UID {i + 1})" for i in range(1, 5)])
 
+    def lmtp_code(self, suite, rcpt, subject):
+        host, port = suite.address("lmtp")
+        with smtplib.LMTP(host, port, timeout=60) as lmtp:
+            try:
+                lmtp.sendmail("bob@remote.test", [rcpt], message(subject))
+                return 250
+            except smtplib.SMTPRecipientsRefused as e:
+                return e.recipients[rcpt][0]
+            except smtplib.SMTPDataError as e:
+                return e.smtp_code
+
+    def test_store_outage_is_temporary(self):
+        self.new_user("dave")
+        self.assertEqual(self.lmtp_code(self.b, "dave@example.test", "before"), 250)
+        self.mongo.kill()
+        try:
+            start = time.time()
+            code = self.lmtp_code(self.b, "dave@example.test", "during")
+            self.assertTrue(400 <= code < 500, code)
+            print(f"\nscale-out: store down -> LMTP {code} after {time.time() - start:.1f}s",
+                  file=sys.stderr)
+        finally:
+            self.mongo.start()
+        # no worker died, and mail flows again once the store is back
+        for s in (self.a, self.b):
+            self.assertTrue(s.all_running())
+        deadline = time.time() + 30
+        while self.lmtp_code(self.b, "dave@example.test", "after") != 250:
+            self.assertLess(time.time(), deadline, "no delivery after the store came back")
+            time.sleep(0.5)
+        a = self.imap(self.a, "dave")
+        out = a.command("s", "SELECT INBOX")
+        self.assertIn("* 2 EXISTS", out)
+
 
 if __name__ == "__main__":
     unittest.main()

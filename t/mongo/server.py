@@ -32,7 +32,8 @@ class MongoServer:
     """A private server on a free loopback port with its data in a temp dir.
     The server exits when its stdin closes, so it never outlives us."""
 
-    def __init__(self, data_dir=None):
+    def __init__(self, data_dir=None, address="127.0.0.1:0"):
+        self.address = address
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="wd-mongo-")
         self.proc = None
@@ -41,8 +42,8 @@ class MongoServer:
     def start(self, timeout=30):
         if not available():
             raise FileNotFoundError(f"{binary_path()} missing: run make mongo-test-server")
-        self.log = open(os.path.join(self.dir, "ferretdb.log"), "wb")
-        self.proc = subprocess.Popen([binary_path(), "127.0.0.1:0",
+        self.log = open(os.path.join(self.dir, "ferretdb.log"), "ab")
+        self.proc = subprocess.Popen([binary_path(), self.address,
                                       os.path.join(self.dir, "data")],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log)
@@ -52,6 +53,7 @@ class MongoServer:
             self.stop()
             raise RuntimeError(f"ferretdb-test did not start: {line!r}")
         self.uri = line
+        self.address = line[len("mongodb://"):].rstrip("/")  # a restart keeps the port
         while time.time() < deadline:  # the proxy answers once FerretDB does
             import socket
             host, port = line[len("mongodb://"):].rstrip("/").rsplit(":", 1)
@@ -62,6 +64,16 @@ class MongoServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("ferretdb-test does not accept connections")
+
+    def kill(self):
+        """Stops the server but keeps its data: start() brings it back on
+        the same port (a store outage for tests)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None
+            self.log.close()
 
     def stop(self):
         if self.proc is not None:
