@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -90,7 +91,7 @@ class ScaleOut(unittest.TestCase):
                 self.assertEqual(line, "i OK IDLE terminated")
                 return
 
-    def test_idle_on_a_sees_lmtp_on_b(self):
+    def test_a_idle_on_a_sees_lmtp_on_b(self):
         self.new_user("carol")
         a = self.imap(self.a, "carol")
         a.command("s", "SELECT INBOX")
@@ -144,7 +145,7 @@ class ScaleOut(unittest.TestCase):
             except smtplib.SMTPDataError as e:
                 return e.smtp_code
 
-    def test_store_outage_is_temporary(self):
+    def test_b_store_outage_is_temporary(self):
         self.new_user("dave")
         self.assertEqual(self.lmtp_code(self.b, "dave@example.test", "before"), 250)
         self.mongo.kill()
@@ -163,9 +164,50 @@ class ScaleOut(unittest.TestCase):
         while self.lmtp_code(self.b, "dave@example.test", "after") != 250:
             self.assertLess(time.time(), deadline, "no delivery after the store came back")
             time.sleep(0.5)
-        a = self.imap(self.a, "dave")
-        out = a.command("s", "SELECT INBOX")
+        b = self.imap(self.b, "dave")
+        out = b.command("s", "SELECT INBOX")
         self.assertIn("* 2 EXISTS", out)
+
+    def test_c_kill_a_mid_delivery(self):
+        """Instance A dies (master SIGKILLed, workers follow) while mail
+        streams into its LMTP: B serves every message A acknowledged.
+        Named to run after the tests that need A alive."""
+        self.new_user("erin")
+        acked = []
+        stop = threading.Event()
+
+        def deliver():
+            host, port = self.a.address("lmtp")
+            try:
+                with smtplib.LMTP(host, port, timeout=10) as lmtp:
+                    for i in range(100000):
+                        if stop.is_set():
+                            return
+                        lmtp.sendmail("bob@remote.test", ["erin@example.test"],
+                                      message(f"k{i}"))
+                        acked.append(f"k{i}")
+            except (OSError, smtplib.SMTPException):
+                pass
+
+        t = threading.Thread(target=deliver)
+        t.start()
+        deadline = time.time() + 10
+        while len(acked) < 20 and time.time() < deadline:
+            time.sleep(0.01)
+        self.a.proc.kill()
+        self.a.proc.wait()
+        t.join(30)
+        stop.set()
+        self.assertGreaterEqual(len(acked), 20)
+        b = self.imap(self.b, "erin")
+        out = b.command("s", "SELECT INBOX")
+        exists = [int(l.split()[1]) for l in out if l.endswith(" EXISTS")][0]
+        self.assertGreaterEqual(exists, len(acked))
+        self.assertLessEqual(exists, len(acked) + 1)  # the one in flight may be stored
+        subjects = b.command("f", f"FETCH 1:{exists} (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        text = "\n".join(subjects)
+        for subject in acked:
+            self.assertIn(f"Subject: {subject}\r", text.replace("\n", "\r\n") + "\r")
 
 
 if __name__ == "__main__":
