@@ -84,7 +84,8 @@ void fts_doc_extract(const struct mime_message *msg, const struct mime_text *tex
 					  strlen(text->attachments[i].filename));
 	}
 	for (int i = 0; i < FTS_FIELD_COUNT; i++) {
-		doc->fields[i] = pool_strndup(pool, (const char *)f[i].data, f[i].len);
+		doc->fields[i] = f[i].len > 0 ?
+			pool_strndup(pool, (const char *)f[i].data, f[i].len) : "";
 		buffer_free(&f[i]);
 	}
 }
