@@ -8,7 +8,6 @@
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
-#include "redis.h"
 #include "pool.h"
 #include "workpool.h"
 
@@ -476,16 +475,7 @@ int imap_worker_start(struct event_base *base, const struct config *config, cons
 	const char *auth_path = auth_client_socket_path((struct config *)config);
 	if (auth_path != NULL)
 		w.auth = auth_client_create(base, auth_path);
-	char *dir = xasprintf("%s/notify", config->data_dir);
-	w.notify = notify_create(base, dir, notified, NULL, error_r);
-	free(dir);
-	if (w.notify != NULL && config->redis.address[0] != '\0') {
-		struct redis_settings rs = { .address = config->redis.address,
-					     .db = config->redis.db,
-					     .timeout_msecs = (unsigned int)config->redis.timeout };
-		if (notify_redis(w.notify, &rs, config->redis.prefix, error_r) < 0)
-			return -1;
-	}
+	w.notify = notify_open(base, config, notified, NULL, error_r);
 	return w.notify == NULL ? -1 : 0;
 }
 

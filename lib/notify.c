@@ -7,6 +7,7 @@
  * there. origin names the host and folder, so a listener skips what its
  * own folder already delivered by datagram. */
 #include "notify.h"
+#include "config.h"
 #include "log.h"
 #include "mem.h"
 #include "redis.h"
@@ -136,6 +137,22 @@ int notify_redis(struct notify *n, const struct redis_settings *set, const char 
 	if (n->cb != NULL)
 		redis_subscribe(n->redis, n->channel, redis_message, n);
 	return 0;
+}
+
+struct notify *notify_open(struct event_base *base, const struct config *config, notify_cb *cb,
+			   void *ctx, const char **error_r)
+{
+	char *dir = xasprintf("%s/notify", config->data_dir);
+	struct notify *n = notify_create(base, dir, cb, ctx, error_r);
+	free(dir);
+	if (n != NULL && config->redis.address[0] != '\0') {
+		struct redis_settings rs = { .address = config->redis.address,
+					     .db = config->redis.db,
+					     .timeout_msecs = (unsigned int)config->redis.timeout };
+		if (notify_redis(n, &rs, config->redis.prefix, error_r) < 0)
+			notify_free(&n);
+	}
+	return n;
 }
 
 void notify_publish(struct notify *n, const char *user_id)

@@ -24,6 +24,11 @@ struct redis_settings;
  * unreachable Redis is retried in the background. */
 int notify_redis(struct notify *notify, const struct redis_settings *set, const char *prefix,
 		 const char **error_r);
+struct config;
+/* What daemons use: notify_create() on <data_dir>/notify, plus
+ * notify_redis() when redis.address is set. */
+struct notify *notify_open(struct event_base *base, const struct config *config, notify_cb *cb,
+			   void *ctx, const char **error_r);
 /* Tells every listener (this process's too) that user_id changed. */
 void notify_publish(struct notify *notify, const char *user_id);
 void notify_free(struct notify **notify);

@@ -2,9 +2,7 @@
 #include "daemon.h"
 #include "lmtp.h"
 #include "log.h"
-#include "mem.h"
 #include "notify.h"
-#include "redis.h"
 #include "store.h"
 #include "workpool.h"
 
@@ -98,16 +96,7 @@ static int lmtp_start(struct event_base *base, const struct config *config,
 		.arg = (void *)config,
 	};
 	lmtp_workpool = workpool_create(base, &ws);
-	char *dir = xasprintf("%s/notify", config->data_dir);
-	lmtp_notify = notify_create(base, dir, NULL, NULL, error_r);
-	free(dir);
-	if (lmtp_notify != NULL && config->redis.address[0] != '\0') {
-		struct redis_settings rs = { .address = config->redis.address,
-					     .db = config->redis.db,
-					     .timeout_msecs = (unsigned int)config->redis.timeout };
-		if (notify_redis(lmtp_notify, &rs, config->redis.prefix, error_r) < 0)
-			return -1;
-	}
+	lmtp_notify = notify_open(base, config, NULL, NULL, error_r);
 	return lmtp_notify == NULL ? -1 : 0;
 }
 

@@ -2,11 +2,13 @@
 #include "auth_client.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "pop3.h"
 #include "store.h"
 #include "workpool.h"
 
 struct workpool *pop3_workpool;
+struct notify *pop3_notify;
 struct auth_client *pop3_auth;
 unsigned int pop3_max_messages;
 
@@ -47,12 +49,14 @@ static int pop3_start(struct event_base *base, const struct config *config,
 		.arg = (void *)config,
 	};
 	pop3_workpool = workpool_create(base, &ws);
-	return 0;
+	pop3_notify = notify_open(base, config, NULL, NULL, error_r);
+	return pop3_notify == NULL ? -1 : 0;
 }
 
 static void pop3_deinit(void)
 {
 	workpool_destroy(&pop3_workpool);
+	notify_free(&pop3_notify);
 	auth_client_free(&pop3_auth);
 }
 

@@ -14,7 +14,10 @@
 struct auth_client;
 struct workpool;
 
+struct notify;
 extern struct workpool *pop3_workpool;
+/* Publishes "this user's mail changed" after QUIT's UPDATE (IDLE wake-up). */
+extern struct notify *pop3_notify;
 extern struct auth_client *pop3_auth;
 extern unsigned int pop3_max_messages;
 extern const struct conn_handler pop3_conn_handler;

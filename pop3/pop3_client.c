@@ -9,6 +9,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mime_codec.h"
+#include "notify.h"
 #include "workpool.h"
 
 #include <stdlib.h>
@@ -415,6 +416,8 @@ static void update_done(void *arg)
 {
 	struct pop3_job *job = arg;
 	struct pop3_session *s = job->session;
+	/* even a partial UPDATE changed the mailbox */
+	notify_publish(pop3_notify, job->user);
 	if (job_resume(s)) {
 		if (job->ret < 0) {
 			log_error("event=pop3_update_failed session=%s error=\"%s\"",
