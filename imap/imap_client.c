@@ -449,7 +449,8 @@ const struct conn_handler imap_conn_handler = {
 static void notified(const char *user_id, void *ctx)
 {
 	for (struct imap_client *c = w.clients; c != NULL; c = c->next) {
-		if (c->state != IMAP_STATE_SELECTED || strcmp(c->user_id, user_id) != 0)
+		if (c->state != IMAP_STATE_SELECTED ||
+		    (strcmp(user_id, NOTIFY_ALL) != 0 && strcmp(c->user_id, user_id) != 0))
 			continue;
 		c->changed = true;
 		if (c->idle_cmd != NULL && !c->syncing)

@@ -25,6 +25,8 @@
 
 #define BEACON_MAX 128
 #define ORIGIN_LEN 16
+/* Polling fallback while the Redis subscription is down. */
+#define POLL_INTERVAL_MSECS 1000
 
 struct notify {
 	int fd;
@@ -35,6 +37,7 @@ struct notify {
 	notify_cb *cb;
 	void *ctx;
 	struct redis *redis;
+	struct event *poll_ev;
 	char *channel;
 	char origin[ORIGIN_LEN + 1];
 };
@@ -126,6 +129,15 @@ static void redis_message(const char *channel, const char *message, size_t len, 
 	n->cb(user, n->ctx);
 }
 
+/* Without the subscription, changes made on other instances go unheard:
+ * wake every session once a second until it is back. */
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify *n = arg;
+	if (!redis_subscribed(n->redis))
+		n->cb(NOTIFY_ALL, n->ctx);
+}
+
 int notify_redis(struct notify *n, const struct redis_settings *set, const char *prefix,
 		 const char **error_r)
 {
@@ -134,8 +146,12 @@ int notify_redis(struct notify *n, const struct redis_settings *set, const char 
 		return -1;
 	n->channel = xasprintf("%snotify", prefix == NULL ? "" : prefix);
 	origin_make(n->dir, n->origin);
-	if (n->cb != NULL)
+	if (n->cb != NULL) {
 		redis_subscribe(n->redis, n->channel, redis_message, n);
+		n->poll_ev = event_new(n->base, -1, EV_PERSIST, poll_cb, n);
+		struct timeval tv = { POLL_INTERVAL_MSECS / 1000, (POLL_INTERVAL_MSECS % 1000) * 1000 };
+		event_add(n->poll_ev, &tv);
+	}
 	return 0;
 }
 
@@ -192,6 +208,8 @@ void notify_free(struct notify **np)
 	struct notify *n = *np;
 	if (n == NULL)
 		return;
+	if (n->poll_ev != NULL)
+		event_free(n->poll_ev);
 	redis_free(&n->redis);
 	free(n->channel);
 	if (n->ev != NULL)

@@ -10,6 +10,9 @@
 
 struct notify;
 
+/* user_id NOTIFY_ALL: any user may have changed (Redis is configured but
+ * down, so beacons of other instances are lost): look, once a second. */
+#define NOTIFY_ALL "*"
 typedef void notify_cb(const char *user_id, void *ctx);
 
 /* Listens in dir (created if missing) for beacons; cb runs on the loop.

@@ -242,10 +242,16 @@ static int beacons_a, beacons_b;
 static double beacon_b_at;
 static char beacon_user[64];
 
-static void beacon_a(const char *user, void *ctx) { beacons_a++; }
+static void beacon_a(const char *user, void *ctx) { beacons_a += strcmp(user, NOTIFY_ALL) != 0; }
+
+static int polls_b;
 
 static void beacon_b(const char *user, void *ctx)
 {
+	if (strcmp(user, NOTIFY_ALL) == 0) {
+		polls_b++;
+		return;
+	}
 	beacons_b++;
 	beacon_b_at = now_ms();
 	snprintf(beacon_user, sizeof(beacon_user), "%s", user);
@@ -279,13 +285,15 @@ START_TEST(notify_across_instances)
 	ck_assert_int_eq(beacons_b, 1);
 	ck_assert_str_eq(beacon_user, "0123456789abcdef01234567");
 	ck_assert_double_lt(beacon_b_at - start, 100);
-	/* Redis gone: local beacons still work */
+	ck_assert_int_eq(polls_b, 0);	/* subscribed: no polling */
+	/* Redis gone: local beacons still work, and B falls back to polling */
 	server_stop();
 	run_until(base, &never, 100);
 	notify_publish(a, "user2");
-	run_until(base, &never, 100);
+	run_until(base, &never, 1200);
 	ck_assert_int_eq(beacons_a, 2);
 	ck_assert_int_eq(beacons_b, 1);
+	ck_assert_int_ge(polls_b, 1);
 	notify_free(&a);
 	notify_free(&b);
 	event_base_free(base);
