@@ -41,6 +41,9 @@ struct mongo_store {
 	int compress_level;
 };
 
+/* Collection names by enum mongo_col (store_mongodb.c). */
+extern const char *const mongo_col_names[COL_COUNT];
+
 static inline struct mongo_store *mongo_ctx(struct store *store)
 {
 	return store->ctx;
