@@ -504,3 +504,28 @@ class BigMessages(unittest.TestCase):
                   end=" ")
             if not os.path.basename(BUILD).endswith("-san"):  # ASan keeps freed memory
                 self.assertLess(peak, 3 * len(raw))
+
+
+class LmtpToIdle(unittest.TestCase):
+    def test_lmtp_delivery_wakes_idle(self):
+        import smtplib
+        with Suite(auth=True, lmtp=True, imap_workers=2) as suite:
+            subprocess.run([WDCTL, "-c", suite.config_path, "user", "create", "rcpt", "secret",
+                            "rcpt@example.test"], check=True, capture_output=True)
+            conn = Lines(suite.connect())
+            conn.readline()
+            conn.command("l", "LOGIN rcpt secret")
+            conn.command("s", "SELECT INBOX")
+            conn.send("i IDLE\r\n")
+            self.assertEqual(conn.readline(), "+ idling")
+            host, port = suite.address("lmtp")
+            latencies = []
+            with smtplib.LMTP(host, port, timeout=30) as l:
+                for i in range(5):
+                    l.sendmail("a@remote.test", ["rcpt@example.test"], message(f"lmtp{i}"))
+                    done = time.time()
+                    self.assertEqual(conn.readline(timeout=2), f"* {i + 1} EXISTS")
+                    latencies.append(time.time() - done)
+            self.assertLess(sorted(latencies)[2], 0.1, latencies)
+            conn.send("DONE\r\n")
+            self.assertEqual(conn.readline(), "i OK IDLE terminated")
