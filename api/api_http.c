@@ -593,9 +593,7 @@ int api_server_start(struct event_base *base, const struct config *config,
 		g.auth = auth_client_create(base, auth_path);
 		auth_client_set_timeout(g.auth, (unsigned int)config->auth_settings.request_timeout);
 	}
-	char *dir = xasprintf("%s/notify", config->data_dir);
-	g.notify = notify_create(base, dir, notified, NULL, error_r);
-	free(dir);
+	g.notify = notify_open(base, config, notified, NULL, error_r);
 	if (g.notify == NULL)
 		return -1;
 	g.tls_server = daemon_tls_server();

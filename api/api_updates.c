@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "notify.h"
 #include "pool.h"
 
 #include <event2/buffer.h>
@@ -296,7 +297,7 @@ void api_updates(struct api_req *r)
 void api_updates_notify(const char *user_id)
 {
 	for (struct stream *s = streams; s != NULL; s = s->next)
-		if (strcmp(s->user, user_id) == 0)
+		if (strcmp(user_id, NOTIFY_ALL) == 0 || strcmp(s->user, user_id) == 0)
 			fetch(s);
 }
 

@@ -20,6 +20,7 @@ from harness import ROOT, WDCTL, Lines, Suite
 
 sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
 import server as mongo_server  # noqa: E402
+import test_api  # noqa: E402  (its Api client and EventStream reader)
 
 
 def message(subject, body="Hello from the other instance.\r\n"):
@@ -48,8 +49,10 @@ class ScaleOut(unittest.TestCase):
                        redis__address="unix:" + cls.redis_socket)
         cls.a = cls.b = None
         try:
-            cls.a = Suite(auth=True, lmtp=True, imap_workers=1, **options).start()
-            cls.b = Suite(auth=True, lmtp=True, imap_workers=1, **options).start()
+            cls.a = Suite(auth=True, lmtp=True, api=True, imap_workers=1,
+                          auth__bcrypt_cost=4, **options).start()
+            cls.b = Suite(auth=True, lmtp=True, api=True, imap_workers=1,
+                          auth__bcrypt_cost=4, **options).start()
         except Exception:
             cls.tearDownClass()
             raise
@@ -144,6 +147,28 @@ class ScaleOut(unittest.TestCase):
                 return e.recipients[rcpt][0]
             except smtplib.SMTPDataError as e:
                 return e.smtp_code
+
+    def test_a_api_stream_on_b_sees_delivery_on_a(self):
+        host, port = self.b.address("api")
+        api = test_api.Api(host, port, self.b.api_token)
+        st, r = api.post("/users", dict(username="fred", password="secret pw",
+                                        address="fred@example.test"))
+        self.assertEqual(st, 200, r)
+        uid = r["id"]
+        st, r = api.post("/authenticate", {"username": "fred", "password": "secret pw"},
+                         token=None)
+        self.assertEqual(st, 200, r)
+        es = test_api.EventStream(host, port, f"/users/{uid}/updates", r["token"])
+        try:
+            with smtplib.LMTP(*self.a.address("lmtp"), timeout=30) as lmtp:
+                lmtp.sendmail("bob@remote.test", ["fred@example.test"], message("streamed"))
+                sent = time.monotonic()
+            ev = es.wait_for(lambda d: d.get("command") == "EXISTS")
+            print(f"\nscale-out: LMTP on A -> event stream on B: "
+                  f"{(ev[0] - sent) * 1000:.1f} ms", file=sys.stderr)
+            self.assertLess(ev[0] - sent, 0.1)
+        finally:
+            es.close()
 
     def test_b_store_outage_is_temporary(self):
         self.new_user("dave")
