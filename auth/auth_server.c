@@ -2,8 +2,9 @@
  * request lines, checks the rate limits, and hands each request to a
  * workpool thread (its own store handle; bcrypt runs there, so one slow
  * hash never delays other connections); replies go out as requests
- * complete, matched by id. Failures feed the rate limits, a success
- * resets the username's count. */
+ * complete, matched by id. Failures feed the rate limits (in Redis when
+ * configured, so every instance shares them; in this process otherwise),
+ * a success resets the username's count. */
 #include "auth_server.h"
 
 #include "auth_check.h"
@@ -12,6 +13,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "redis.h"
 #include "workpool.h"
 
 #include <stdio.h>
@@ -51,6 +53,8 @@ static struct {
 	struct store_settings store;
 	struct event *purge_ev;
 	unsigned int pending;
+	struct redis *redis; /* shared rate limits across instances, or NULL */
+	bool stopping;
 } srv;
 
 static int64_t now_msecs(void)
@@ -114,19 +118,70 @@ static void job_free(struct auth_job *job)
 	free(job);
 }
 
-static void job_done(void *job_)
+/* Takes a finished or refused job out of its connection's list. */
+static void job_unlink(struct auth_job *job)
 {
-	struct auth_job *job = job_;
+	struct auth_conn *ac = job->ac;
+	srv.pending--;
+	if (ac == NULL)
+		return;
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		ac->jobs = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	ac->pending--;
+}
+
+/* ---- rate limits: in this process, and in Redis when configured ---- */
+
+/* For each key: its failure count and milliseconds left in its window. */
+static const char limits_read_lua[] =
+	"local r = {} for i, k in ipairs(KEYS) do "
+	"r[#r+1] = tonumber(redis.call('GET', k) or '0') r[#r+1] = redis.call('PTTL', k) end "
+	"return r";
+/* One failure: the window starts with the first one (INCR + PEXPIRE). */
+static const char limits_hit_lua[] =
+	"local c = redis.call('INCR', KEYS[1]) "
+	"if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return c";
+
+static char *redis_key(const char *key)
+{
+	return xasprintf("%sauth:%s", srv.config->redis.prefix, key);
+}
+
+static void limits_record(struct auth_job *job)
+{
+	const struct config *cfg = srv.config;
 	struct auth_check *c = &job->check;
 	int64_t now = now_msecs();
-	srv.pending--;
-	const struct config *cfg = srv.config;
 	if (c->status == AUTH_OK) {
 		ratelimit_reset(srv.rl, job->user_key);
 	} else if (c->counts_failure) {
 		ratelimit_hit(srv.rl, job->user_key, cfg->auth_settings.user_window, now);
 		ratelimit_hit(srv.rl, job->ip_key, cfg->auth_settings.ip_window, now);
 	}
+	if (srv.redis == NULL || (c->status != AUTH_OK && !c->counts_failure))
+		return;
+	char *ukey = redis_key(job->user_key), *ikey = redis_key(job->ip_key);
+	if (c->status == AUTH_OK) {
+		redis_command(srv.redis, NULL, NULL, "DEL %s", ukey);
+	} else {
+		redis_command(srv.redis, NULL, NULL, "EVAL %s 1 %s %d", limits_hit_lua, ukey,
+			      cfg->auth_settings.user_window);
+		redis_command(srv.redis, NULL, NULL, "EVAL %s 1 %s %d", limits_hit_lua, ikey,
+			      cfg->auth_settings.ip_window);
+	}
+	free(ukey);
+	free(ikey);
+}
+
+static void job_done(void *job_)
+{
+	struct auth_job *job = job_;
+	struct auth_check *c = &job->check;
+	limits_record(job);
 	log_info("event=auth service=%s user=%s ip=%s result=%s reason=%s", c->service,
 		 c->user_id[0] != '\0' ? c->user_id : "-", c->remote_ip,
 		 c->status == AUTH_OK ? "ok" : c->status == AUTH_FAIL ? "fail" : "tempfail",
@@ -139,15 +194,86 @@ static void job_done(void *job_)
 		else
 			reply(ac->conn, c->status == AUTH_FAIL ? "FAIL" : "TEMPFAIL", job->id,
 			      c->reason, NULL);
-		if (job->prev != NULL)
-			job->prev->next = job->next;
-		else
-			ac->jobs = job->next;
-		if (job->next != NULL)
-			job->next->prev = job->prev;
-		ac->pending--;
 	}
+	job_unlink(job);
 	job_free(job);
+}
+
+/* The limits said yes (wait == 0) or no: run the check or refuse. */
+static void limits_decided(struct auth_job *job, unsigned int wait, bool unavailable)
+{
+	unavailable |= srv.stopping;
+	if (wait == 0 && !unavailable) {
+		workpool_submit(srv.pool, job_run, job_done, job);
+		return;
+	}
+	if (job->ac != NULL) {
+		char after[16];
+		snprintf(after, sizeof(after), "%u", wait);
+		log_info("event=auth service=%s ip=%s result=%s reason=%s retry_after=%s",
+			 job->check.service, job->check.remote_ip, unavailable ? "tempfail" : "fail",
+			 unavailable ? "ratelimit-unavailable" : "ratelimited", after);
+		if (unavailable)
+			reply(job->ac->conn, "TEMPFAIL", job->id, "ratelimit-unavailable", NULL);
+		else
+			reply(job->ac->conn, "FAIL", job->id, "ratelimited", after, NULL);
+	}
+	job_unlink(job);
+	job_free(job);
+}
+
+static unsigned int local_wait(struct auth_job *job)
+{
+	const struct config *cfg = srv.config;
+	int64_t now = now_msecs();
+	unsigned int wu = ratelimit_check(srv.rl, job->user_key, cfg->auth_settings.user_failures, now);
+	unsigned int wi = ratelimit_check(srv.rl, job->ip_key, cfg->auth_settings.ip_failures, now);
+	return wu > wi ? wu : wi;
+}
+
+static unsigned int redis_wait(long long count, long long pttl, int limit, int window)
+{
+	if (count < limit)
+		return 0;
+	long long ms = pttl > 0 ? pttl : window;
+	return (unsigned int)((ms + 999) / 1000);
+}
+
+static void limits_read_cb(struct redis *r, const redisReply *reply_, void *ctx)
+{
+	struct auth_job *job = ctx;
+	const struct config *cfg = srv.config;
+	if (reply_ == NULL || reply_->type != REDIS_REPLY_ARRAY || reply_->elements != 4) {
+		/* Redis is down or odd: auth.redis_fail_open decides */
+		if (cfg->auth_settings.redis_fail_open)
+			limits_decided(job, local_wait(job), false);
+		else
+			limits_decided(job, 0, true);
+		return;
+	}
+	long long v[4];
+	for (size_t i = 0; i < 4; i++)
+		v[i] = reply_->element[i]->type == REDIS_REPLY_INTEGER ? reply_->element[i]->integer : 0;
+	unsigned int wu = redis_wait(v[0], v[1], cfg->auth_settings.user_failures,
+				     cfg->auth_settings.user_window);
+	unsigned int wi = redis_wait(v[2], v[3], cfg->auth_settings.ip_failures,
+				     cfg->auth_settings.ip_window);
+	limits_decided(job, wu > wi ? wu : wi, false);
+}
+
+static void limits_check(struct auth_job *job)
+{
+	if (srv.redis == NULL) {
+		limits_decided(job, local_wait(job), false);
+		return;
+	}
+	char *ukey = redis_key(job->user_key), *ikey = redis_key(job->ip_key);
+	int r = redis_command(srv.redis, limits_read_cb, job, "EVAL %s 2 %s %s", limits_read_lua,
+			      ukey, ikey);
+	free(ukey);
+	free(ikey);
+	if (r < 0)
+		limits_read_cb(srv.redis, NULL, job);
 }
 
 /* ---- requests ---- */
@@ -234,21 +360,6 @@ static void handle_line(struct auth_conn *ac, char *line, size_t len)
 	job->user_key = user_key(username);
 	job->ip_key = xasprintf("ip:%s", ip);
 
-	const struct config *cfg = srv.config;
-	int64_t now = now_msecs();
-	unsigned int wait_u = ratelimit_check(srv.rl, job->user_key,
-					      cfg->auth_settings.user_failures, now);
-	unsigned int wait_ip = ratelimit_check(srv.rl, job->ip_key,
-					       cfg->auth_settings.ip_failures, now);
-	if (wait_u > 0 || wait_ip > 0) {
-		char after[16];
-		snprintf(after, sizeof(after), "%u", wait_u > wait_ip ? wait_u : wait_ip);
-		log_info("event=auth service=%s ip=%s result=fail reason=ratelimited retry_after=%s",
-			 service, ip, after);
-		reply(conn, "FAIL", id, "ratelimited", after, NULL);
-		job_free(job);
-		return;
-	}
 	/* the strings live in one block owned by the job */
 	size_t ls = strlen(service) + 1, lu = strlen(username) + 1, lp = strlen(secret) + 1,
 	       li = strlen(ip) + 1;
@@ -266,7 +377,7 @@ static void handle_line(struct auth_conn *ac, char *line, size_t len)
 	ac->jobs = job;
 	ac->pending++;
 	srv.pending++;
-	workpool_submit(srv.pool, job_run, job_done, job);
+	limits_check(job);
 }
 
 /* ---- connections ---- */
@@ -369,13 +480,21 @@ int auth_server_start(struct event_base *base, const struct config *config,
 	srv.purge_ev = event_new(base, -1, EV_PERSIST, purge_cb, NULL);
 	event_add(srv.purge_ev, &tv);
 	event_base_once(base, -1, EV_TIMEOUT, purge_cb, NULL, &now);
-	if (config->redis.address[0] != '\0')
-		log_warn("event=redis_not_used reason=\"rate limits are kept in this process\"");
+	if (config->redis.address[0] != '\0') {
+		struct redis_settings rs = { .address = config->redis.address, .db = config->redis.db,
+					     .timeout_msecs = (unsigned int)config->redis.timeout };
+		srv.redis = redis_create(base, &rs, error_r);
+		if (srv.redis == NULL)
+			return -1;
+	}
 	return 0;
 }
 
 void auth_server_deinit(void)
 {
+	/* Redis callbacks still pending refuse their jobs; jobs then drain */
+	srv.stopping = true;
+	redis_free(&srv.redis);
 	workpool_destroy(&srv.pool);
 	if (srv.purge_ev != NULL)
 		event_free(srv.purge_ev);

@@ -214,3 +214,39 @@ class Auth(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RedisLimits(unittest.TestCase):
+    """With Redis, failed logins counted by one instance limit the others."""
+
+    def test_limits_shared_across_instances(self):
+        opts = dict(auth=True, imap_workers=1, auth__bcrypt_cost=4, auth__user_failures=3,
+                    auth__user_window="3s", auth__ip_failures=1000)
+        a = Suite(redis=True, **opts)
+        a.start()
+        b = Suite(redis__address="unix:" + a.redis_socket, **opts)
+        try:
+            b.start()
+            for s in (a, b):
+                r = subprocess.run([WDCTL, "-c", s.config_path, "user", "create", "rl", "rl pw"],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            ca, cb = AuthConn(a.auth_socket), AuthConn(b.auth_socket)
+            self.assertEqual(cb.auth("rl", "rl pw")[0], "OK")
+            for _ in range(3):
+                self.assertEqual(ca.auth("rl", "bad")[2], "invalid")
+            r = cb.auth("rl", "rl pw")  # the other instance knows
+            self.assertEqual(r[2], "ratelimited", r)
+            self.assertGreaterEqual(int(r[3]), 1)
+            keys = subprocess.run(["redis-cli", "-s", a.redis_socket, "--scan"],
+                                  capture_output=True, text=True).stdout.split()
+            self.assertIn("auth:u:rl", [k.split("auth:", 1)[-1] and "auth:" + k.split("auth:", 1)[-1]
+                                        for k in keys])
+            time.sleep(3.2)
+            self.assertEqual(cb.auth("rl", "rl pw")[0], "OK")
+            # Redis gone: auth.redis_fail_open (default true) keeps logins working
+            a.stop_redis()
+            self.assertEqual(cb.auth("rl", "rl pw")[0], "OK")
+        finally:
+            b.close()
+            a.close()
