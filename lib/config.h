@@ -130,6 +130,8 @@ struct config {
 		int db;
 		char *prefix;         /* prepended to every key */
 		int timeout;          /* ms per command */
+		char *sentinels;      /* "host:port ..." of Redis Sentinels; "" = none */
+		char *sentinel_master; /* the master's name at the sentinels */
 	} redis;
 	bool *seen; /* per config_options[] row: set explicitly in the file */
 };

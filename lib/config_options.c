@@ -203,6 +203,12 @@ const struct config_option config_options[] = {
 	  "Prefix of every Redis key the suite uses." },
 	{ "redis.timeout", CFG_DURATION, OFF(redis.timeout), "2s", 10, 600000, NULL,
 	  "A Redis command not answered within this time fails and the connection is reset." },
+	{ "redis.sentinels", CFG_STRING, OFF(redis.sentinels), "\"\"", 0, 0, NULL,
+	  "Redis Sentinels (HOST:PORT separated by spaces); when set they name the master "
+	  "(redis.sentinel_master) instead of redis.address, and a failover moves every "
+	  "connection to the new master." },
+	{ "redis.sentinel_master", CFG_STRING, OFF(redis.sentinel_master), "mymaster", 0, 0,
+	  NULL, "The name of the master the sentinels monitor." },
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);

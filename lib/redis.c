@@ -44,10 +44,23 @@ struct subscription {
 	void *context;
 };
 
+/* Sentinel mode: one connection to one sentinel at a time, which first
+ * answers where the master is and then carries +switch-master events. */
+struct sentinel {
+	struct redis *redis;
+	redisAsyncContext *ac;
+	char **addrs;			/* "host:port" */
+	unsigned int count, next;
+	char *master;
+	unsigned int backoff_msecs;
+	struct event *retry_ev;
+};
+
 struct redis {
 	struct event_base *base;
-	char *host, *path;		/* path for unix sockets */
+	char *host, *path;		/* path for unix sockets; host NULL: not known yet */
 	int port, db;
+	struct sentinel *sentinel;	/* NULL: plain address */
 	unsigned int timeout_msecs;
 	struct redis_conn conns[2];
 	struct subscription *subs;
@@ -200,6 +213,26 @@ static void select_cb(struct redis *redis, const redisReply *reply, void *contex
 	conn_ready(conn);
 }
 
+static void conn_select(struct redis_conn *conn);
+static void sentinel_requery(struct redis *redis);
+
+static void role_cb(struct redis *redis, const redisReply *reply, void *context)
+{
+	struct redis_conn *conn = context;
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(reply->element[0]->str, "master") == 0) {
+		conn_select(conn);
+		return;
+	}
+	/* the sentinel's answer is stale (a failover in progress): ask again */
+	log_warn("event=redis_not_master connection=%s host=%s port=%d", conn_name(conn),
+		 redis->host, redis->port);
+	if (conn->ac != NULL)
+		redisAsyncDisconnect(conn->ac);
+	sentinel_requery(redis);
+}
+
 static void connect_cb(const redisAsyncContext *ac, int status)
 {
 	struct redis_conn *conn = ac->data;
@@ -212,6 +245,18 @@ static void connect_cb(const redisAsyncContext *ac, int status)
 		conn_schedule_retry(conn);
 		return;
 	}
+	if (conn->redis->sentinel != NULL) {
+		const char *argv[] = { "ROLE" };
+		if (send_argv(conn, role_cb, conn, 1, argv, NULL) < 0)
+			redisAsyncDisconnect(conn->ac);
+		return;
+	}
+	conn_select(conn);
+}
+
+/* After ROLE (sentinel mode) or at once: SELECT the database, then ready. */
+static void conn_select(struct redis_conn *conn)
+{
 	if (conn->redis->db != 0) {
 		char db[16];
 		snprintf(db, sizeof(db), "%d", conn->redis->db);
@@ -250,6 +295,8 @@ static void connect_timeout(evutil_socket_t fd, short what, void *arg)
 static void conn_start(struct redis_conn *conn)
 {
 	struct redis *redis = conn->redis;
+	if (redis->path == NULL && redis->host == NULL)
+		return;		/* sentinel mode before the master is known */
 	redisAsyncContext *ac = redis->path != NULL ? redisAsyncConnectUnix(redis->path) :
 		redisAsyncConnect(redis->host, redis->port);
 	if (ac == NULL || ac->err != 0) {
@@ -270,6 +317,171 @@ static void conn_start(struct redis_conn *conn)
 	evtimer_add(conn->connect_ev, &tv);
 }
 
+/* ---- Redis Sentinel ---- */
+
+static void sentinel_start(struct sentinel *st);
+
+static void sentinel_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sentinel_start(arg);
+}
+
+static void sentinel_schedule_retry(struct sentinel *st)
+{
+	if (st->redis->freeing)
+		return;
+	struct timeval tv;
+	msecs_to_tv(st->backoff_msecs, &tv);
+	evtimer_add(st->retry_ev, &tv);
+	st->backoff_msecs = st->backoff_msecs * 2 > BACKOFF_MAX_MSECS ? BACKOFF_MAX_MSECS :
+		st->backoff_msecs * 2;
+}
+
+/* The master moved (or was found): both connections go there. */
+static void master_at(struct redis *redis, const char *host, int port)
+{
+	bool moved = redis->host == NULL || strcmp(redis->host, host) != 0 || redis->port != port;
+	if (!moved)
+		return;
+	log_info("event=redis_master host=%s port=%d", host, port);
+	free(redis->host);
+	redis->host = xstrdup(host);
+	redis->port = port;
+	for (int i = 0; i < 2; i++) {
+		struct redis_conn *conn = &redis->conns[i];
+		bool wanted = i == CONN_CMD || redis->subs != NULL;
+		conn->backoff_msecs = BACKOFF_MIN_MSECS;
+		if (conn->ac != NULL)
+			conn_drop(conn);	/* reconnects to the new address */
+		else if (wanted && !evtimer_pending(conn->retry_ev, NULL))
+			conn_start(conn);
+	}
+}
+
+static void sentinel_event_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct sentinel *st = privdata;
+	redisReply *reply = r;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+	    reply->element[2]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[0]->str, "message") != 0)
+		return;
+	/* "<name> <old-ip> <old-port> <new-ip> <new-port>" */
+	char name[256], old_ip[64], new_ip[64];
+	int old_port, new_port;
+	if (sscanf(reply->element[2]->str, "%255s %63s %d %63s %d", name, old_ip, &old_port,
+		   new_ip, &new_port) == 5 && strcmp(name, st->master) == 0)
+		master_at(st->redis, new_ip, new_port);
+}
+
+static void sentinel_master_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct sentinel *st = privdata;
+	redisReply *reply = r;
+	if (reply == NULL)
+		return;		/* disconnected: disconnect callback retries */
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING) {
+		log_warn("event=redis_sentinel_no_master sentinel=%s master=%s",
+			 st->addrs[(st->next + st->count - 1) % st->count], st->master);
+		redisAsyncDisconnect(ac);	/* try the next sentinel */
+		return;
+	}
+	st->backoff_msecs = BACKOFF_MIN_MSECS;
+	master_at(st->redis, reply->element[0]->str, atoi(reply->element[1]->str));
+	const char *argv[] = { "SUBSCRIBE", "+switch-master" };
+	(void)redisAsyncCommandArgv(ac, sentinel_event_cb, st, 2, argv, NULL);
+}
+
+static void sentinel_connect_cb(const redisAsyncContext *ac, int status)
+{
+	struct sentinel *st = ac->data;
+	if (status != REDIS_OK) {
+		st->ac = NULL;
+		sentinel_schedule_retry(st);
+		return;
+	}
+	const char *argv[] = { "SENTINEL", "get-master-addr-by-name", st->master };
+	(void)redisAsyncCommandArgv(st->ac, sentinel_master_cb, st, 3, argv, NULL);
+}
+
+static void sentinel_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct sentinel *st = ac->data;
+	st->ac = NULL;
+	sentinel_schedule_retry(st);
+}
+
+static void sentinel_start(struct sentinel *st)
+{
+	const char *addr = st->addrs[st->next++ % st->count];
+	const char *colon = strrchr(addr, ':');
+	char host[256];
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	redisAsyncContext *ac = redisAsyncConnect(host, atoi(colon + 1));
+	if (ac == NULL || ac->err != 0) {
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		sentinel_schedule_retry(st);
+		return;
+	}
+	ac->data = st;
+	st->ac = ac;
+	redisLibeventAttach(ac, st->redis->base);
+	redisAsyncSetConnectCallback(ac, sentinel_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, sentinel_disconnect_cb);
+}
+
+/* A data connection found no master where the sentinel said: ask again
+ * (a new connection to a sentinel answers afresh). */
+static void sentinel_requery(struct redis *redis)
+{
+	struct sentinel *st = redis->sentinel;
+	if (st != NULL && st->ac != NULL)
+		redisAsyncDisconnect(st->ac);
+}
+
+static struct sentinel *sentinel_create(struct redis *redis, const struct redis_settings *set)
+{
+	struct sentinel *st = xcalloc(1, sizeof(*st));
+	st->redis = redis;
+	st->master = xstrdup(set->sentinel_master == NULL || set->sentinel_master[0] == '\0' ?
+			     "mymaster" : set->sentinel_master);
+	st->backoff_msecs = BACKOFF_MIN_MSECS;
+	char *list = xstrdup(set->sentinels), *save = NULL;
+	for (char *tok = strtok_r(list, " ,", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ,", &save)) {
+		const char *colon = strrchr(tok, ':');
+		if (colon == NULL || colon == tok || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
+			continue;
+		st->addrs = xrealloc(st->addrs, (st->count + 1) * sizeof(*st->addrs));
+		st->addrs[st->count++] = xstrdup(tok);
+	}
+	free(list);
+	st->retry_ev = evtimer_new(redis->base, sentinel_retry_cb, st);
+	return st;
+}
+
+static void sentinel_free(struct sentinel **stp)
+{
+	struct sentinel *st = *stp;
+	if (st == NULL)
+		return;
+	if (st->ac != NULL) {
+		redisAsyncContext *ac = st->ac;
+		st->ac = NULL;
+		redisAsyncFree(ac);
+	}
+	event_free(st->retry_ev);
+	for (unsigned int i = 0; i < st->count; i++)
+		free(st->addrs[i]);
+	free(st->addrs);
+	free(st->master);
+	free(st);
+	*stp = NULL;
+}
+
 struct redis *redis_create(struct event_base *base, const struct redis_settings *set,
 			   const char **error_r)
 {
@@ -280,7 +492,16 @@ struct redis *redis_create(struct event_base *base, const struct redis_settings 
 	redis->db = set->db;
 	redis->timeout_msecs = set->timeout_msecs == 0 ? DEFAULT_TIMEOUT_MSECS :
 		set->timeout_msecs;
-	if (strncmp(address, "unix:", 5) == 0 && address[5] != '\0') {
+	if (set->sentinels != NULL && set->sentinels[0] != '\0') {
+		redis->sentinel = sentinel_create(redis, set);
+		if (redis->sentinel->count == 0) {
+			snprintf(err, sizeof(err), "bad redis sentinels '%s'", set->sentinels);
+			*error_r = err;
+			sentinel_free(&redis->sentinel);
+			free(redis);
+			return NULL;
+		}
+	} else if (strncmp(address, "unix:", 5) == 0 && address[5] != '\0') {
 		redis->path = xstrdup(address + 5);
 	} else {
 		const char *colon = strrchr(address, ':');
@@ -305,7 +526,10 @@ struct redis *redis_create(struct event_base *base, const struct redis_settings 
 		conn->retry_ev = evtimer_new(base, retry_cb, conn);
 		conn->connect_ev = evtimer_new(base, connect_timeout, conn);
 	}
-	conn_start(&redis->conns[CONN_CMD]);
+	if (redis->sentinel != NULL)
+		sentinel_start(redis->sentinel);	/* connects the rest when it answers */
+	else
+		conn_start(&redis->conns[CONN_CMD]);
 	return redis;
 }
 
@@ -315,6 +539,7 @@ void redis_free(struct redis **redisp)
 	if (redis == NULL)
 		return;
 	redis->freeing = true;
+	sentinel_free(&redis->sentinel);
 	for (int i = 0; i < 2; i++) {
 		struct redis_conn *conn = &redis->conns[i];
 		if (conn->ac != NULL) {

@@ -16,6 +16,12 @@ struct redis;
 
 struct redis_settings {
 	const char *address;		/* "unix:/path" or "host:port" */
+	/* Redis Sentinel: "host:port" of sentinels separated by spaces or
+	 * commas; when set, the master named sentinel_master is asked of
+	 * them (and checked with ROLE) instead of using address, and a
+	 * +switch-master moves both connections to the new master */
+	const char *sentinels;
+	const char *sentinel_master;	/* NULL: "mymaster" */
 	int db;				/* SELECTed on each connection (0: none) */
 	unsigned int timeout_msecs;	/* per command and per connect; 0: 2000 */
 };

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -300,6 +303,141 @@ START_TEST(notify_across_instances)
 }
 END_TEST
 
+/* ---- Redis Sentinel: discovery and failover ---- */
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+static pid_t spawn_redis(const char *const *argv)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		execvp("redis-server", (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* A synchronous command to a port, for the test's own checks. */
+static redisReply *sync_cmd(int port, const char *cmd)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	if (c == NULL || c->err) {
+		if (c != NULL)
+			redisFree(c);
+		return NULL;
+	}
+	redisReply *r = redisCommand(c, cmd);
+	redisFree(c);
+	return r;
+}
+
+static bool wait_port(int port)
+{
+	for (int i = 0; i < 300; i++) {
+		redisReply *r = sync_cmd(port, "PING");
+		if (r != NULL) {
+			freeReplyObject(r);
+			return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(sentinel_discovery_and_failover)
+{
+	int p_master = free_port(), p_replica = free_port(), p_sentinel = free_port();
+	char pm[16], pr[16], ps[16], conf[160];
+	snprintf(pm, sizeof(pm), "%d", p_master);
+	snprintf(pr, sizeof(pr), "%d", p_replica);
+	snprintf(ps, sizeof(ps), "%d", p_sentinel);
+	snprintf(conf, sizeof(conf), "%s/sentinel.conf", dir);
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "port %d\nbind 127.0.0.1\ndir %s\n"
+		"sentinel monitor wdtest 127.0.0.1 %d 1\n"
+		"sentinel down-after-milliseconds wdtest 1000\n"
+		"sentinel failover-timeout wdtest 5000\n", p_sentinel, dir, p_master);
+	fclose(f);
+	const char *master[] = { "redis-server", "--port", pm, "--bind", "127.0.0.1", "--save",
+				 "", "--appendonly", "no", "--dir", dir, NULL };
+	const char *replica[] = { "redis-server", "--port", pr, "--bind", "127.0.0.1", "--save",
+				  "", "--appendonly", "no", "--dir", dir, "--replicaof",
+				  "127.0.0.1", pm, NULL };
+	const char *sentinel[] = { "redis-server", conf, "--sentinel", NULL };
+	pid_t pids[3] = { spawn_redis(master), spawn_redis(replica), 0 };
+	ck_assert(wait_port(p_master) && wait_port(p_replica));
+	pids[2] = spawn_redis(sentinel);
+	ck_assert(wait_port(p_sentinel));
+
+	struct event_base *base = event_base_new();
+	char sentinels[64];
+	snprintf(sentinels, sizeof(sentinels), "127.0.0.1:1 127.0.0.1:%d", p_sentinel);
+	struct redis_settings set = { .sentinels = sentinels, .sentinel_master = "wdtest",
+				      .timeout_msecs = 1000 };
+	const char *error;
+	struct redis *r = redis_create(base, &set, &error);
+	ck_assert_ptr_nonnull(r);
+	/* the first sentinel listed is down: the second one answers */
+	ck_assert(wait_connected(base, r, 8000));
+	got_reply = false;
+	ck_assert_int_eq(redis_command(r, reply_cb, NULL, "SET %s %s", "where", "master"), 0);
+	ck_assert(run_until(base, &got_reply, 1000));
+	ck_assert_str_eq(reply_str, "OK");
+
+	/* wait until the sentinel knows the replica in sync, then fail over */
+	bool failed_over = false;
+	for (int i = 0; i < 200 && !failed_over; i++) {
+		redisReply *x = sync_cmd(p_sentinel, "SENTINEL FAILOVER wdtest");
+		failed_over = x != NULL && x->type == REDIS_REPLY_STATUS;
+		if (x != NULL)
+			freeReplyObject(x);
+		bool never = false;
+		if (!failed_over)
+			run_until(base, &never, 50);
+	}
+	ck_assert_msg(failed_over, "sentinel refused to fail over");
+	/* +switch-master moves the client: writes land on the old replica */
+	bool moved = false;
+	double t0 = now_ms();
+	while (!moved && now_ms() - t0 < 15000) {
+		got_reply = false;
+		if (redis_command(r, reply_cb, NULL, "SET %s %s", "where", "replica") == 0 &&
+		    run_until(base, &got_reply, 1000) && strcmp(reply_str, "OK") == 0) {
+			redisReply *x = sync_cmd(p_replica, "GET where");
+			moved = x != NULL && x->type == REDIS_REPLY_STRING &&
+				strcmp(x->str, "replica") == 0;
+			if (x != NULL)
+				freeReplyObject(x);
+		}
+		bool never = false;
+		if (!moved)
+			run_until(base, &never, 100);
+	}
+	fprintf(stderr, "sentinel: failover followed in %.0f ms\n", now_ms() - t0);
+	ck_assert_msg(moved, "the client did not follow the failover");
+	redis_free(&r);
+	event_base_free(base);
+	for (int i = 0; i < 3; i++) {
+		kill(pids[i], SIGTERM);
+		waitpid(pids[i], NULL, 0);
+	}
+}
+END_TEST
+
 START_TEST(bad_address)
 {
 	struct event_base *base = event_base_new();
@@ -319,12 +457,13 @@ int main(void)
 	Suite *s = suite_create("redis");
 	TCase *tc = tcase_create("redis");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, command_roundtrip);
 	tcase_add_test(tc, timeout_and_reconnect);
 	tcase_add_test(tc, pubsub_resubscribes);
 	tcase_add_test(tc, notify_across_instances);
 	tcase_add_test(tc, bad_address);
+	tcase_add_test(tc, sentinel_discovery_and_failover);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
