@@ -1,6 +1,7 @@
 /* YAML config loader driven by config_options[]: rejects unknown and
  * duplicate keys, aliases and out-of-range values, naming FILE:LINE. */
 #include "config.h"
+#include "proxy.h"
 #include "buffer.h"
 #include "mem.h"
 
@@ -250,6 +251,9 @@ static int listener_key(struct loader *ld, const char *key, yaml_node_t *k,
 	} else if (strcmp(key, "tls") == 0) {
 		if (parse_bool(scalar(v), &l->tls) < 0)
 			return fail(ld, v, "%s: expected true or false", what);
+	} else if (strcmp(key, "proxy") == 0) {
+		if (parse_bool(scalar(v), &l->proxy) < 0)
+			return fail(ld, v, "%s: expected true or false", what);
 	} else if (strcmp(key, "mode") == 0) {
 		char *end;
 		long mode = strtol(scalar(v), &end, 8);
@@ -257,7 +261,7 @@ static int listener_key(struct loader *ld, const char *key, yaml_node_t *k,
 			return fail(ld, v, "%s: expected octal permissions such as 0660", what);
 		l->mode = (int)mode;
 	} else {
-		return fail(ld, k, "%s: unknown key (expected address, tls or mode)", what);
+		return fail(ld, k, "%s: unknown key (expected address, tls, proxy or mode)", what);
 	}
 	return 0;
 }
@@ -461,8 +465,22 @@ static int validate(struct config *config, const char *name)
 					 name, *svc, i);
 				return -1;
 			}
+			/* wd-api hands its sockets to evhttp, which cannot read a header */
+			if (l->proxy && (strcmp(*svc, "api") == 0 || strcmp(*svc, "auth") == 0)) {
+				snprintf(config_error, sizeof(config_error),
+					 "%s: %s.listen[%zu]: proxy is supported on imap, pop3 and "
+					 "lmtp listeners only", name, *svc, i);
+				return -1;
+			}
 		}
 	}
+	struct proxy_trusted *trusted;
+	const char *perr;
+	if (proxy_trusted_parse(config->proxy.trusted, &trusted, &perr) < 0) {
+		snprintf(config_error, sizeof(config_error), "%s: proxy.trusted: %s", name, perr);
+		return -1;
+	}
+	proxy_trusted_free(&trusted);
 	if (config->store.sqlite_path[0] != '/') {
 		char *p = xasprintf("%s/%s", config->data_dir, config->store.sqlite_path);
 		free(config->store.sqlite_path);

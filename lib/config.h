@@ -24,6 +24,7 @@ struct config_listener {
 	char *address; /* "host:port", "[v6]:port" or "unix:/path" */
 	bool tls;      /* implicit TLS from the first byte */
 	int mode;      /* unix sockets: permission bits (owner user:group) */
+	bool proxy;    /* a PROXY protocol v1/v2 header comes first (proxy.trusted) */
 };
 
 struct config_listeners {
@@ -133,6 +134,10 @@ struct config {
 		char *sentinels;      /* "host:port ..." of Redis Sentinels; "" = none */
 		char *sentinel_master; /* the master's name at the sentinels */
 	} redis;
+	struct {
+		char *trusted;        /* networks allowed to send PROXY headers */
+		int timeout;          /* ms to wait for the header */
+	} proxy;
 	bool *seen; /* per config_options[] row: set explicitly in the file */
 };
 

@@ -39,7 +39,8 @@ const char *const config_service_names[] = { "imap", "lmtp", "pop3", "api", "aut
 	  idle_doc }, \
 	{ #svc ".listen", CFG_LISTENERS, OFF(svc.listen), listen_def, 0, 0, NULL, \
 	  "Listeners: a list of {address: HOST:PORT or unix:/PATH, tls: true for implicit TLS, " \
-	  "mode: permissions of a unix socket}." }
+	  "mode: permissions of a unix socket, proxy: true when a PROXY protocol v1/v2 header " \
+	  "from proxy.trusted comes first}." }
 
 const struct config_option config_options[] = {
 	{ "user", CFG_STRING, OFF(user), "wildduck", 0, 0, NULL,
@@ -196,6 +197,13 @@ const struct config_option config_options[] = {
 	{ "indexer.poll_interval", CFG_DURATION, OFF(indexer_settings.poll_interval), "10s",
 	  100, 3600000, NULL, "Time between sweeps over every user's journal; change beacons "
 	  "wake the indexer at once for the user that changed." },
+	{ "proxy.trusted", CFG_STRING, OFF(proxy.trusted), "\"127.0.0.0/8 ::1\"", 0, 0, NULL,
+	  "Networks (ADDRESS[/PREFIX], separated by spaces) whose connections to a listener "
+	  "with proxy: true must start with a PROXY protocol v1 or v2 header; the client "
+	  "address in it is the one logged and checked. Other peers are disconnected." },
+	{ "proxy.timeout", CFG_DURATION, OFF(proxy.timeout), "5s", 100, 600000, NULL,
+	  "A trusted peer that sends no complete PROXY header within this time is "
+	  "disconnected." },
 	{ "redis.address", CFG_STRING, OFF(redis.address), "\"\"", 0, 0, NULL,
 	  "Redis server: unix:/PATH or HOST:PORT; empty: no Redis (one host only)." },
 	{ "redis.db", CFG_INT, OFF(redis.db), "0", 0, 1000, NULL, "Redis database number." },

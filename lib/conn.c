@@ -5,6 +5,7 @@
 #include "log.h"
 #include "mem.h"
 #include "pool.h"
+#include "proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OUTPUT_LOW_WATERMARK (64 * 1024)
@@ -26,7 +28,21 @@ struct conn_listener {
 	struct conn_listener *next;
 	struct conn_server *server;
 	struct evconnlistener *lev;
+	bool tls, proxy;
+};
+
+/* A connection on a proxy listener whose PROXY header is still coming:
+ * read straight from the socket (peek, then consume exactly the header),
+ * so the bytes after it, a TLS ClientHello for instance, stay in the
+ * kernel for the bufferevent created afterwards. */
+struct conn_pending {
+	struct conn_pending *prev, *next;
+	struct conn_server *server;
 	bool tls;
+	struct event *ev;
+	int fd;
+	struct sockaddr_storage peer;
+	struct timespec deadline;
 };
 
 struct conn_server {
@@ -37,6 +53,8 @@ struct conn_server {
 	size_t count;
 	unsigned long next_id;
 	bool accepting_paused;
+	struct proxy_trusted *trusted;
+	struct conn_pending *pending;
 };
 
 struct conn {
@@ -52,6 +70,7 @@ struct conn {
 	char ip[INET6_ADDRSTRLEN];
 	int port;
 	char session_id[24];
+	char proxy_ip[INET6_ADDRSTRLEN]; /* the load balancer; "" without one */
 };
 
 static void conn_destroy(struct conn *conn);
@@ -161,21 +180,13 @@ static void sockaddr_describe(const struct sockaddr *sa, char *ip, size_t iplen,
 	}
 }
 
-static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+/* peer: the TCP peer; sa: the client (the same, or from a PROXY header) */
+static void conn_start(struct conn_server *server, bool tls, evutil_socket_t fd,
+		       const struct sockaddr *sa, const struct sockaddr *peer)
 {
-	struct conn_listener *l = arg;
-	struct conn_server *server = l->server;
 	struct bufferevent *bev;
 	SSL *ssl = NULL;
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
-		/* replies to pipelined commands go out as they are ready: with
-		 * Nagle, a reply written after a store job waits for the
-		 * client's delayed ACK of the previous one (40 ms) */
-		int one = 1;
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	if (l->tls) {
+	if (tls) {
 		ssl = tls_server_new_ssl(server->set.tls);
 		if (ssl == NULL) {
 			log_error("event=accept_failed reason=\"no TLS context\"");
@@ -197,7 +208,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	struct conn *conn = xcalloc(1, sizeof(*conn));
 	conn->server = server;
 	conn->bev = bev;
-	conn->is_tls = conn->tls_listener = l->tls;
+	conn->is_tls = conn->tls_listener = tls;
 	conn->idle_ms = server->set.idle_timeout_ms;
 	conn->pool = pool_create(1024);
 	conn->close_ev = evtimer_new(server->base, close_cb, conn);
@@ -206,6 +217,10 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		tls_server_ref(conn->tls);
 	}
 	sockaddr_describe(sa, conn->ip, sizeof(conn->ip), &conn->port);
+	if (peer != sa) {
+		int pport;
+		sockaddr_describe(peer, conn->proxy_ip, sizeof(conn->proxy_ip), &pport);
+	}
 	snprintf(conn->session_id, sizeof(conn->session_id), "%x.%lx", (unsigned)getpid(),
 		 ++server->next_id);
 	conn->next = server->conns;
@@ -213,11 +228,138 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		server->conns->prev = conn;
 	server->conns = conn;
 	server->count++;
-	log_info("event=connect session=%s ip=%s port=%d tls=%s", conn->session_id, conn->ip,
-		 conn->port, l->tls ? "yes" : "no");
+	if (conn->proxy_ip[0] != '\0')
+		log_info("event=connect session=%s ip=%s port=%d tls=%s proxy=%s", conn->session_id,
+			 conn->ip, conn->port, tls ? "yes" : "no", conn->proxy_ip);
+	else
+		log_info("event=connect session=%s ip=%s port=%d tls=%s", conn->session_id,
+			 conn->ip, conn->port, tls ? "yes" : "no");
 	conn_set_callbacks(conn);
 	server->set.handler->connected(conn);
 	server_changed(server);
+}
+
+static void pending_free(struct conn_pending *p, bool close_fd)
+{
+	struct conn_server *server = p->server;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		server->pending = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	event_free(p->ev);
+	if (close_fd)
+		close(p->fd);
+	free(p);
+}
+
+static void pending_drop(struct conn_pending *p, const char *why)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+	sockaddr_describe((const struct sockaddr *)&p->peer, ip, sizeof(ip), &port);
+	log_warn("event=proxy_rejected ip=%s reason=\"%s\"", ip, why);
+	pending_free(p, true);
+}
+
+static void pending_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_pending *p = arg;
+	unsigned char buf[PROXY_HEADER_MAX];
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	bool expired = now.tv_sec > p->deadline.tv_sec ||
+		       (now.tv_sec == p->deadline.tv_sec && now.tv_nsec >= p->deadline.tv_nsec);
+	ssize_t n = recv(p->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		if (expired) {
+			pending_drop(p, "timeout");
+			return;
+		}
+		event_del(p->ev);
+		event_assign(p->ev, p->server->base, p->fd, EV_READ, pending_cb, p);
+		struct timeval tv = { 0, 100000 };
+		event_add(p->ev, &tv);
+		return;
+	}
+	if (n <= 0) {
+		pending_drop(p, n == 0 ? "closed before the PROXY header" : strerror(errno));
+		return;
+	}
+	struct proxy_result r;
+	const char *error = NULL;
+	int len = proxy_parse(buf, (size_t)n, &r, &error);
+	if (len < 0) {
+		pending_drop(p, error);
+		return;
+	}
+	if (len == 0) {
+		if (expired || (size_t)n == sizeof(buf)) {
+			pending_drop(p, expired ? "timeout" : "PROXY header too long");
+			return;
+		}
+		/* the rest is on its way; the socket stays readable with what we
+		 * peeked, so look again a little later instead of spinning */
+		struct timeval tv = { 0, 10000 };
+		event_del(p->ev);
+		event_assign(p->ev, p->server->base, -1, EV_TIMEOUT, pending_cb, p);
+		event_add(p->ev, &tv);
+		return;
+	}
+	if (recv(p->fd, buf, (size_t)len, MSG_DONTWAIT) != len) {
+		pending_drop(p, "short read of the PROXY header");
+		return;
+	}
+	bool tls = p->tls;
+	struct conn_server *server = p->server;
+	struct sockaddr_storage peer = p->peer;
+	struct sockaddr_storage src = r.has_address ? r.src : peer;
+	int sfd = p->fd;
+	pending_free(p, false);
+	conn_start(server, tls, sfd, (const struct sockaddr *)&src, (const struct sockaddr *)&peer);
+}
+
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct conn_listener *l = arg;
+	struct conn_server *server = l->server;
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		/* replies to pipelined commands go out as they are ready: with
+		 * Nagle, a reply written after a store job waits for the
+		 * client's delayed ACK of the previous one (40 ms) */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (!l->proxy) {
+		conn_start(server, l->tls, fd, sa, sa);
+		return;
+	}
+	struct conn_pending *p = xcalloc(1, sizeof(*p));
+	p->tls = l->tls;
+	p->server = server;
+	p->fd = fd;
+	memcpy(&p->peer, sa, (size_t)salen < sizeof(p->peer) ? (size_t)salen : sizeof(p->peer));
+	p->next = server->pending;
+	if (server->pending != NULL)
+		server->pending->prev = p;
+	server->pending = p;
+	p->ev = event_new(server->base, fd, EV_READ, pending_cb, p);
+	if (!proxy_trusted_match(server->trusted, sa)) {
+		pending_drop(p, "peer not in proxy.trusted");
+		return;
+	}
+	int ms = server->set.proxy_timeout_ms > 0 ? server->set.proxy_timeout_ms : 5000;
+	clock_gettime(CLOCK_MONOTONIC, &p->deadline);
+	p->deadline.tv_sec += ms / 1000;
+	p->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (p->deadline.tv_nsec >= 1000000000L) {
+		p->deadline.tv_sec++;
+		p->deadline.tv_nsec -= 1000000000L;
+	}
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	event_add(p->ev, &tv);
 }
 
 static void conn_destroy(struct conn *conn)
@@ -254,10 +396,15 @@ struct conn_server *conn_server_create(struct event_base *base,
 	struct conn_server *server = xcalloc(1, sizeof(*server));
 	server->base = base;
 	server->set = *settings;
+	const char *error;
+	if (settings->proxy_trusted != NULL &&
+	    proxy_trusted_parse(settings->proxy_trusted, &server->trusted, &error) < 0)
+		log_error("event=proxy_trusted_invalid error=\"%s\"", error);
 	return server;
 }
 
-int conn_server_listen(struct conn_server *server, int fd, bool tls, const char **error_r)
+int conn_server_listen(struct conn_server *server, int fd, bool tls, bool proxy,
+		       const char **error_r)
 {
 	if (tls && server->set.tls == NULL) {
 		*error_r = "TLS listener without certificates";
@@ -267,6 +414,7 @@ int conn_server_listen(struct conn_server *server, int fd, bool tls, const char 
 	struct conn_listener *l = xcalloc(1, sizeof(*l));
 	l->server = server;
 	l->tls = tls;
+	l->proxy = proxy;
 	/* backlog 0: the master already called listen() */
 	l->lev = evconnlistener_new(server->base, accept_cb, l,
 				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -324,8 +472,11 @@ void conn_server_free(struct conn_server **serverp)
 		return;
 	conn_server_stop_accepting(server);
 	server->set.changed = NULL;
+	while (server->pending != NULL)
+		pending_free(server->pending, true);
 	while (server->conns != NULL)
 		conn_destroy(server->conns);
+	proxy_trusted_free(&server->trusted);
 	free(server);
 	*serverp = NULL;
 }

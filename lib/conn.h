@@ -37,6 +37,10 @@ struct conn_server_settings {
 	int max_connections;
 	int idle_timeout_ms;
 	struct tls_server *tls; /* may be NULL when no listener uses TLS */
+	/* Listeners with proxy: peers allowed to send a PROXY header
+	 * (proxy.h syntax) and how long they get to send it. */
+	const char *proxy_trusted;
+	int proxy_timeout_ms;
 	/* Called when the number of connections changes. */
 	void (*changed)(void *ctx);
 	void *ctx;
@@ -44,8 +48,12 @@ struct conn_server_settings {
 
 struct conn_server *conn_server_create(struct event_base *base,
 				       const struct conn_server_settings *settings);
-/* Starts accepting on an already listening socket. */
-int conn_server_listen(struct conn_server *server, int fd, bool tls, const char **error_r);
+/* Starts accepting on an already listening socket. With proxy, every
+ * connection must come from settings->proxy_trusted and start with a PROXY
+ * v1/v2 header, read before TLS and before the protocol sees the
+ * connection; conn_remote_ip() is then the client's address from it. */
+int conn_server_listen(struct conn_server *server, int fd, bool tls, bool proxy,
+		       const char **error_r);
 /* Stops accepting (closes the listeners); live connections stay. */
 void conn_server_stop_accepting(struct conn_server *server);
 /* Asks every connection to say goodbye and close. */

@@ -217,6 +217,8 @@ static int open_listeners(const char **error_r)
 		.max_connections = svc != NULL ? svc->max_connections : 1000,
 		.idle_timeout_ms = svc != NULL ? svc->idle_timeout : 300000,
 		.tls = d.tls,
+		.proxy_trusted = d.config->proxy.trusted,
+		.proxy_timeout_ms = d.config->proxy.timeout,
 		.changed = conns_changed,
 	};
 	d.server = conn_server_create(d.base, &cs);
@@ -225,7 +227,8 @@ static int open_listeners(const char **error_r)
 		snprintf(name, sizeof(name), "%s%d", MASTER_ENV_LISTEN_PREFIX, i);
 		const char *desc = getenv(name);
 		bool tls = desc != NULL && strstr(desc, ",tls") != NULL;
-		if (conn_server_listen(d.server, MASTER_FD_LISTEN_FIRST + i, tls, error_r) < 0)
+		bool proxy = desc != NULL && strstr(desc, ",proxy") != NULL;
+		if (conn_server_listen(d.server, MASTER_FD_LISTEN_FIRST + i, tls, proxy, error_r) < 0)
 			return -1;
 	}
 	return 0;

@@ -14,7 +14,7 @@
 
 /* Environment. */
 #define MASTER_ENV_LISTEN_COUNT "WD_LISTEN_COUNT" /* number of listeners */
-#define MASTER_ENV_LISTEN_PREFIX "WD_LISTEN"      /* WD_LISTEN<n>=address,tls|plain */
+#define MASTER_ENV_LISTEN_PREFIX "WD_LISTEN"      /* WD_LISTEN<n>=address,tls|plain[,proxy] */
 #define MASTER_ENV_CONFIG_FD "WD_CONFIG_FD"       /* memfd holding the validated YAML text */
 #define MASTER_ENV_CONFIG_PATH "WD_CONFIG_PATH"   /* where that text came from */
 #define MASTER_ENV_TLS_FD "WD_TLS_FD"             /* memfd of certificates, see tls.h */

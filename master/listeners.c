@@ -143,6 +143,7 @@ static int listener_open(const struct config *config, const char *service,
 	if (l->bound == NULL)
 		l->bound = xstrdup(cl->address);
 	l->tls = cl->tls;
+	l->proxy = cl->proxy;
 	log_info("event=listen service=%s address=%s tls=%s", service, l->bound, cl->tls ? "yes" : "no");
 	*l_r = l;
 	return 0;
@@ -197,6 +198,7 @@ int listeners_update(const struct config *config, struct master_listener **stale
 				l = take(&opened, *svc, cl);
 			if (l == NULL)
 				continue; /* the same listener twice in one service */
+			l->proxy = cl->proxy;
 			*tail = l;
 			tail = &l->next;
 		}

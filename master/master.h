@@ -17,6 +17,7 @@ struct master_listener {
 	char *address;   /* as configured */
 	char *bound;     /* as bound: the real port when the config said 0 */
 	bool tls;
+	bool proxy;      /* PROXY protocol header first; may change on reload */
 	int fd;
 };
 

@@ -135,7 +135,8 @@ static void worker_spawn(struct worker *w)
 	for (struct master_listener *l = master.listeners; l != NULL && listen_count < 48; l = l->next) {
 		if (strcmp(l->service, w->svc->name) != 0)
 			continue;
-		desc[listen_count++] = xasprintf("%s,%s", l->bound, l->tls ? "tls" : "plain");
+		desc[listen_count++] = xasprintf("%s,%s%s", l->bound, l->tls ? "tls" : "plain",
+						 l->proxy ? ",proxy" : "");
 		fds[count++] = l->fd;
 	}
 	int config_fd = 3 + count;
