@@ -1,6 +1,7 @@
 /* Commands of any state and the login: CAPABILITY, NOOP, LOGOUT, STARTTLS,
  * ID, ENABLE, NAMESPACE, LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR). */
 #include "imap_client.h"
+#include "imap_limits.h"
 #include "auth_client.h"
 #include "config.h"
 #include "log.h"
@@ -155,7 +156,7 @@ static void cmd_namespace(struct imap_cmd *cmd)
 
 /* ---- LOGIN and AUTHENTICATE ---- */
 
-static unsigned int user_connections(const char *user_id);
+static void limits_done(struct imap_client *c, bool allowed, void *ctx);
 
 static void auth_done(const struct auth_result *res, void *ctx)
 {
@@ -176,24 +177,24 @@ static void auth_done(const struct auth_result *res, void *ctx)
 			imap_cmd_done(cmd, "NO [AUTHENTICATIONFAILED] Authentication failed");
 		return;
 	}
-	int limit = imap_config()->imap_settings.max_user_connections;
-	if (limit > 0 && user_connections(res->user_id) >= (unsigned int)limit) {
+	cmd->ctx = pool_strdup(cmd->pool, res->username);
+	imap_limits_acquire(c, res->user_id, limits_done, cmd);
+}
+
+static void limits_done(struct imap_client *c, bool allowed, void *ctx)
+{
+	struct imap_cmd *cmd = ctx;
+	if (!allowed) {
+		imap_limits_release(c);
+		c->user_id[0] = '\0';
 		imap_cmd_done(cmd, "NO [LIMIT] Too many connections for this user");
 		return;
 	}
-	imap_client_logged_in(c, res->user_id, res->username);
+	imap_client_logged_in(c, c->user_id, cmd->ctx);
 	struct buffer caps = BUFFER_INIT;
 	imap_capabilities(c, &caps);
 	imap_cmd_donef(cmd, "OK [CAPABILITY %s] Logged in", buffer_cstr(&caps));
 	buffer_free(&caps);
-}
-
-static unsigned int user_connections(const char *user_id)
-{
-	unsigned int n = 0;
-	for (struct imap_client *c = imap_clients(); c != NULL; c = c->next)
-		n += c->state != IMAP_STATE_NOT_AUTH && strcmp(c->user_id, user_id) == 0;
-	return n;
 }
 
 static void login_start(struct imap_cmd *cmd, const char *user, const char *secret)

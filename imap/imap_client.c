@@ -3,6 +3,7 @@
  * AUTHENTICATE responses), store jobs and the worker-wide services
  * (store threads, auth client, change beacons). */
 #include "imap_client.h"
+#include "imap_limits.h"
 #include "auth_client.h"
 #include "config.h"
 #include "log.h"
@@ -88,6 +89,21 @@ static void job_done(void *arg)
 		j->done(j->job);
 	}
 	free(j);
+}
+
+void imap_client_hold(struct imap_client *client)
+{
+	client->jobs++;
+}
+
+bool imap_client_release(struct imap_client *client)
+{
+	client->jobs--;
+	if (!client->gone)
+		return false;
+	if (client->jobs == 0)
+		client_free(client);
+	return true;
 }
 
 void imap_job(struct imap_client *client, imap_job_run_fn *run, void (*done)(void *job),
@@ -419,6 +435,7 @@ static void client_destroyed(struct conn *conn)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	auth_request_cancel(&c->auth);
+	imap_limits_release(c);
 	c->gone = true;
 	if (c->jobs == 0)
 		client_free(c);
@@ -476,12 +493,15 @@ int imap_worker_start(struct event_base *base, const struct config *config, cons
 	const char *auth_path = auth_client_socket_path((struct config *)config);
 	if (auth_path != NULL)
 		w.auth = auth_client_create(base, auth_path);
+	if (imap_limits_start(base, config, error_r) < 0)
+		return -1;
 	w.notify = notify_open(base, config, notified, NULL, error_r);
 	return w.notify == NULL ? -1 : 0;
 }
 
 void imap_worker_stop(void)
 {
+	imap_limits_stop();
 	workpool_destroy(&w.pool);
 	auth_client_free(&w.auth);
 	notify_free(&w.notify);
@@ -499,7 +519,8 @@ struct auth_client *imap_auth_client(void)
 
 void imap_client_logged_in(struct imap_client *client, const char *user_id, const char *username)
 {
-	snprintf(client->user_id, sizeof(client->user_id), "%s", user_id);
+	if (user_id != client->user_id)
+		snprintf(client->user_id, sizeof(client->user_id), "%s", user_id);
 	free(client->username);
 	client->username = xstrdup(username);
 	client->state = IMAP_STATE_AUTH;

@@ -49,7 +49,9 @@ struct imap_client {
 	bool busy;               /* a command is running: input waits */
 	bool in_input;           /* inside the input loop (no recursion) */
 	bool gone;               /* the connection closed; free when jobs == 0 */
-	unsigned int jobs;       /* store jobs in flight */
+	unsigned int jobs;       /* store jobs (and other holds) in flight */
+	bool counted, counted_redis; /* in the per-user connection count */
+	char limit_id[24];       /* this session's member in Redis */
 	struct auth_request *auth;
 	/* IDLE: the command waiting for DONE */
 	struct imap_cmd *idle_cmd;
@@ -140,6 +142,12 @@ void imap_job(struct imap_client *client, imap_job_run_fn *run, void (*done)(voi
 	      void (*free_job)(void *job), void *job);
 /* Records a store call's failure in a job's status. */
 void imap_job_failed(struct imap_job_status *st, struct store *store, const char *error);
+
+/* Keeps the client's memory while something outside the connection (a
+ * Redis reply) still refers to it; release returns true when the client
+ * has gone meanwhile (and frees it if nothing else holds it). */
+void imap_client_hold(struct imap_client *client);
+bool imap_client_release(struct imap_client *client);
 
 /* --- the worker --- */
 /* Every client of this worker (linked by next). */

@@ -529,3 +529,29 @@ class LmtpToIdle(unittest.TestCase):
             self.assertLess(sorted(latencies)[2], 0.1, latencies)
             conn.send("DONE\r\n")
             self.assertEqual(conn.readline(), "i OK IDLE terminated")
+
+
+class UserConnectionLimit(unittest.TestCase):
+    def check_limit(self, suite):
+        subprocess.run([WDCTL, "-c", suite.config_path, "user", "create", "many", "secret"],
+                       check=True, capture_output=True)
+        conns = []
+        for i in range(3):
+            c = Lines(suite.connect())
+            c.readline()
+            conns.append(c)
+        self.assertTrue(conns[0].command("a", "LOGIN many secret")[-1].startswith("a OK"))
+        self.assertTrue(conns[1].command("a", "LOGIN many secret")[-1].startswith("a OK"))
+        self.assertEqual(conns[2].command("a", "LOGIN many secret")[-1],
+                         "a NO [LIMIT] Too many connections for this user")
+        conns[0].command("z", "LOGOUT")
+        time.sleep(0.2)
+        self.assertTrue(conns[2].command("b", "LOGIN many secret")[-1].startswith("b OK"))
+
+    def test_per_worker_without_redis(self):
+        with Suite(auth=True, imap_workers=1, imap__max_user_connections=2) as suite:
+            self.check_limit(suite)
+
+    def test_across_workers_with_redis(self):
+        with Suite(auth=True, redis=True, imap_workers=3, imap__max_user_connections=2) as suite:
+            self.check_limit(suite)
