@@ -48,6 +48,7 @@ struct config_service {
 	int max_connections; /* per worker */
 	int idle_timeout;    /* ms */
 	struct config_listeners listen;
+	char *log_level;     /* "" = the global log_level */
 };
 
 struct config {
@@ -134,6 +135,11 @@ struct config {
 		char *sentinels;      /* "host:port ..." of Redis Sentinels; "" = none */
 		char *sentinel_master; /* the master's name at the sentinels */
 	} redis;
+	struct {
+		char *address;        /* HOST:PORT of a GELF UDP input; "" = off */
+		char *facility;
+		bool compress;        /* zlib */
+	} gelf;
 	struct {
 		char *trusted;        /* networks allowed to send PROXY headers */
 		int timeout;          /* ms to wait for the header */

@@ -7,6 +7,7 @@
 #define OFF(field) offsetof(struct config, field)
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const service_log_levels[] = { "", "error", "warn", "info", "debug", NULL };
 static const char *const store_drivers[] = { "sqlite", "mongodb", NULL };
 static const char *const plaintext_modes[] = { "never", "loopback", "always", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
@@ -37,6 +38,8 @@ const char *const config_service_names[] = { "imap", "lmtp", "pop3", "api", "aut
 	  "Connections one worker serves at once; further clients wait in the listen queue." }, \
 	{ #svc ".idle_timeout", CFG_DURATION, OFF(svc.idle_timeout), idle_def, 1000, 86400000, NULL, \
 	  idle_doc }, \
+	{ #svc ".log_level", CFG_ENUM, OFF(svc.log_level), "\"\"", 0, 0, service_log_levels, \
+	  "Least severe level logged by the " #svc " workers; empty: log_level." }, \
 	{ #svc ".listen", CFG_LISTENERS, OFF(svc.listen), listen_def, 0, 0, NULL, \
 	  "Listeners: a list of {address: HOST:PORT or unix:/PATH, tls: true for implicit TLS, " \
 	  "mode: permissions of a unix socket, proxy: true when a PROXY protocol v1/v2 header " \
@@ -189,6 +192,8 @@ const struct config_option config_options[] = {
 	{ "indexer.workers", CFG_INT, OFF(indexer.workers), "1", 1, 16, NULL,
 	  "Indexer processes; more than one share the users (each user's journal position "
 	  "is taken in a transaction, so none skips or repeats work)." },
+	{ "indexer.log_level", CFG_ENUM, OFF(indexer.log_level), "\"\"", 0, 0, service_log_levels,
+	  "Least severe level logged by the indexer; empty: log_level." },
 	{ "indexer.index_path", CFG_STRING, OFF(indexer_settings.index_path), "fts.db", 0, 0,
 	  NULL, "SQLite file of the full-text index, its journal positions and the thread "
 	  "tables; relative to data_dir. IMAP SEARCH reads it too." },
@@ -197,6 +202,13 @@ const struct config_option config_options[] = {
 	{ "indexer.poll_interval", CFG_DURATION, OFF(indexer_settings.poll_interval), "10s",
 	  100, 3600000, NULL, "Time between sweeps over every user's journal; change beacons "
 	  "wake the indexer at once for the user that changed." },
+	{ "gelf.address", CFG_STRING, OFF(gelf.address), "\"\"", 0, 0, NULL,
+	  "HOST:PORT of a Graylog GELF UDP input that receives every log line of every "
+	  "process as well; empty: off." },
+	{ "gelf.facility", CFG_STRING, OFF(gelf.facility), "wildduck", 0, 0, NULL,
+	  "The _facility field of GELF messages." },
+	{ "gelf.compress", CFG_BOOL, OFF(gelf.compress), "true", 0, 0, NULL,
+	  "zlib-compress GELF messages (false: plain JSON)." },
 	{ "proxy.trusted", CFG_STRING, OFF(proxy.trusted), "\"127.0.0.0/8 ::1\"", 0, 0, NULL,
 	  "Networks (ADDRESS[/PREFIX], separated by spaces) whose connections to a listener "
 	  "with proxy: true must start with a PROXY protocol v1 or v2 header; the client "

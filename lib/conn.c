@@ -119,7 +119,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
+	log_set_session(conn->session_id);
 	conn->server->set.handler->input(conn);
+	log_set_session(NULL);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -130,8 +132,11 @@ static void write_cb(struct bufferevent *bev, void *arg)
 			event_active(conn->close_ev, EV_TIMEOUT, 0);
 		return;
 	}
-	if (conn->server->set.handler->output_drained != NULL)
+	if (conn->server->set.handler->output_drained != NULL) {
+		log_set_session(conn->session_id);
 		conn->server->set.handler->output_drained(conn);
+		log_set_session(NULL);
+	}
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -235,7 +240,9 @@ static void conn_start(struct conn_server *server, bool tls, evutil_socket_t fd,
 		log_info("event=connect session=%s ip=%s port=%d tls=%s", conn->session_id,
 			 conn->ip, conn->port, tls ? "yes" : "no");
 	conn_set_callbacks(conn);
+	log_set_session(conn->session_id);
 	server->set.handler->connected(conn);
+	log_set_session(NULL);
 	server_changed(server);
 }
 
@@ -366,8 +373,11 @@ static void conn_destroy(struct conn *conn)
 {
 	struct conn_server *server = conn->server;
 	log_info("event=disconnect session=%s ip=%s", conn->session_id, conn->ip);
-	if (server->set.handler->destroyed != NULL)
+	if (server->set.handler->destroyed != NULL) {
+		log_set_session(conn->session_id);
 		server->set.handler->destroyed(conn);
+		log_set_session(NULL);
+	}
 	if (conn->prev != NULL)
 		conn->prev->next = conn->next;
 	else

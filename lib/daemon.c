@@ -264,6 +264,7 @@ static void cleanup(void)
 	event_free(d.drain_ev);
 	event_base_free(d.base);
 	config_free(&d.config);
+	log_gelf_close();
 }
 
 int daemon_main(int argc, char **argv, const struct daemon_settings *settings)
@@ -285,12 +286,21 @@ int daemon_main(int argc, char **argv, const struct daemon_settings *settings)
 	}
 	d.generation = (unsigned)env_int(MASTER_ENV_GENERATION, 0);
 	log_open(settings->name, env_int(MASTER_ENV_FOREGROUND, 0) == 1);
-	if (load_config(&error) < 0 || load_tls(&error) < 0 ||
+	if (load_config(&error) == 0 && d.config->gelf.address[0] != '\0' &&
+	    log_gelf_open(d.config->gelf.address, d.config->gelf.facility, d.config->gelf.compress,
+			  &error) < 0)
+		log_warn("event=gelf_unavailable address=%s error=\"%s\"", d.config->gelf.address,
+			 error);
+	if (d.config == NULL || load_tls(&error) < 0 ||
 	    (settings->init != NULL && settings->init(d.config, &error) < 0) ||
 	    drop_privileges(d.config, &error) < 0)
 		log_fatal("event=start_failed error=\"%s\"", error);
 	enum log_level level;
-	if (log_level_parse(d.config->log_level, &level) == 0)
+	const struct config_service *own = config_service(d.config, settings->name);
+	if (own != NULL && own->log_level != NULL && own->log_level[0] != '\0' &&
+	    log_level_parse(own->log_level, &level) == 0)
+		log_set_level(level);
+	else if (log_level_parse(d.config->log_level, &level) == 0)
 		log_set_level(level);
 	d.base = event_base_new();
 	if (d.base == NULL)

@@ -1,5 +1,6 @@
 /* Logging to stderr (foreground, with timestamps) or syslog. */
 #include "log.h"
+#include "gelf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 static char log_ident[32] = "wildduck";
 static bool log_stderr = true;
 static enum log_level log_min = LOG_LEVEL_INFO;
+static struct gelf *log_gelf;
+static __thread const char *log_session;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_syslog[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -26,6 +29,19 @@ void log_open(const char *ident, bool to_stderr)
 }
 
 void log_set_level(enum log_level level) { log_min = level; }
+void log_set_session(const char *session_id) { log_session = session_id; }
+
+int log_gelf_open(const char *address, const char *facility, bool compress, const char **error_r)
+{
+	struct gelf *g;
+	if (gelf_open(address, facility, log_ident, compress, &g, error_r) < 0)
+		return -1;
+	gelf_close(&log_gelf);
+	log_gelf = g;
+	return 0;
+}
+
+void log_gelf_close(void) { gelf_close(&log_gelf); }
 enum log_level log_get_level(void) { return log_min; }
 
 const char *log_level_name(enum log_level level)
@@ -48,10 +64,6 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
 {
 	if (level > log_min)
 		return;
-	if (!log_stderr) {
-		vsyslog(level_syslog[level], fmt, ap);
-		return;
-	}
 	/* One write() per line so lines of several processes never interleave. */
 	char line[4096];
 	struct timeval tv;
@@ -68,10 +80,23 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
+	line[len] = '\0';
+	if (log_session != NULL && strstr(line + n, "session=") == NULL) {
+		int k = snprintf(line + len, sizeof(line) - len - 1, " session=%s", log_session);
+		if (k > 0)
+			len = len + (size_t)k > sizeof(line) - 2 ? sizeof(line) - 2 : len + (size_t)k;
+	}
 	/* control characters would let a client forge log lines */
 	for (size_t i = (size_t)n; i < len; i++)
 		if ((unsigned char)line[i] < 0x20)
 			line[i] = '?';
+	line[len] = '\0';
+	if (log_gelf != NULL)
+		gelf_send(log_gelf, level_syslog[level], line + n);
+	if (!log_stderr) {
+		syslog(level_syslog[level], "%s", line + n);
+		return;
+	}
 	line[len++] = '\n';
 	(void)!write(STDERR_FILENO, line, len);
 }

@@ -21,6 +21,14 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *name, enum log_level *level_r);
 const char *log_level_name(enum log_level level);
 
+/* Also sends every line as GELF over UDP to address (HOST:PORT); the
+ * process's ident is the _service field. Returns -1 with *error_r. */
+int log_gelf_open(const char *address, const char *facility, bool compress, const char **error_r);
+void log_gelf_close(void);
+/* The session id appended (as session=) to lines of this thread that lack
+ * one, while a connection's callback runs; NULL clears it. */
+void log_set_session(const char *session_id);
+
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -130,6 +130,13 @@ static void replace_generation(struct config *config, int config_fd, int tls_fd)
 	enum log_level level;
 	if (log_level_parse(config->log_level, &level) == 0)
 		log_set_level(level);
+	log_gelf_close();
+	const char *gelf_error;
+	if (config->gelf.address[0] != '\0' &&
+	    log_gelf_open(config->gelf.address, config->gelf.facility, config->gelf.compress,
+			  &gelf_error) < 0)
+		log_warn("event=gelf_unavailable address=%s error=\"%s\"", config->gelf.address,
+			 gelf_error);
 }
 
 int master_reload(const char **error_r)
