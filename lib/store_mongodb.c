@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define DEFAULT_SELECTION_TIMEOUT_MSECS 5000
+#define DEFAULT_WTIMEOUT_MSECS 10000
 
 /* WildDuck's names (attachments: the GridFS bucket "attachments"). */
 const char *const mongo_col_names[COL_COUNT] = {
@@ -98,6 +99,16 @@ static struct pool_entry *pool_get(const char *uri_string, bson_error_t *error)
 		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
 			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
 						       DEFAULT_SELECTION_TIMEOUT_MSECS);
+		/* an acknowledged delivery must survive the loss of the primary:
+		 * majority unless the URI says otherwise; a lagging replica set
+		 * fails the write (TEMPORARY) after 10 s instead of holding it */
+		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_W)) {
+			mongoc_write_concern_t *wc =
+				mongoc_write_concern_copy(mongoc_uri_get_write_concern(uri));
+			mongoc_write_concern_set_wmajority(wc, DEFAULT_WTIMEOUT_MSECS);
+			mongoc_uri_set_write_concern(uri, wc);
+			mongoc_write_concern_destroy(wc);
+		}
 		if (uri != NULL) {
 			e = xcalloc(1, sizeof(*e));
 			e->uri = xstrdup(uri_string);

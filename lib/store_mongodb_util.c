@@ -10,7 +10,8 @@
 static bool transient_code(uint32_t code)
 {
 	switch (code) {
-	case 6: case 7: case 89: case 91: case 189: case 262: case 9001: case 10107:
+	/* network, not primary, shutting down, time limits, write concern */
+	case 6: case 7: case 64: case 89: case 91: case 189: case 262: case 9001: case 10107:
 	case 11600: case 11602: case 13435: case 13436: case 50:
 		return true;
 	default:
