@@ -64,29 +64,44 @@ static bool has_tag(const char *lower, const char *name)
 	return false;
 }
 
-/* Every '<' of the output starts a tag the sanitiser wrote: walk the
- * attributes (values are always double-quoted there) and refuse on*
- * handlers and javascript: links. */
+/* Every '<' of the output starts a tag the sanitiser wrote, in its own
+ * grammar: "<name" then " attr" or " attr=\"value\"" (a value holds no
+ * '"', it is escaped) and an optional " /". Walk the attributes by name:
+ * refuse on* handlers and javascript: in a URL attribute. The name is the
+ * whole token after the blank, so "stylhref" is not "href". */
 static void check_attrs(const char *lower)
 {
+	static const char *const url_names[] = { "href", "src", "action", "formaction",
+						 "xlink:href", "background", "poster", NULL };
 	for (const char *p = strchr(lower, '<'); p != NULL; p = strchr(p + 1, '<')) {
 		const char *q = p + 1;
-		while (*q != '\0' && *q != '>') {
-			if (*q == '"') {
-				const char *e = strchr(q + 1, '"');
-				if (e == NULL)
-					abort();
-				bool url = (q - p >= 5 && strncmp(q - 5, "href=", 5) == 0) ||
-					   (q - p >= 4 && strncmp(q - 4, "src=", 4) == 0);
-				if (url && strncmp(q + 1, "javascript:", 11) == 0)
-					abort();
-				q = e + 1;
-				continue;
-			}
-			if (*q == ' ' && q[1] == 'o' && q[2] == 'n')
-				abort();
+		while (*q != '\0' && *q != ' ' && *q != '>')
 			q++;
+		while (*q == ' ') {
+			const char *name = ++q;
+			while (*q != '\0' && *q != '=' && *q != ' ' && *q != '>')
+				q++;
+			size_t nlen = (size_t)(q - name);
+			if (nlen >= 2 && name[0] == 'o' && name[1] == 'n')
+				abort();
+			if (*q != '=')
+				continue;
+			if (q[1] != '"')
+				abort();
+			const char *v = q + 2, *e = strchr(v, '"');
+			if (e == NULL)
+				abort();
+			bool url = false;
+			for (const char *const *u = url_names; *u != NULL; u++)
+				url |= strlen(*u) == nlen && strncmp(*u, name, nlen) == 0;
+			while (url && v < e && (unsigned char)*v <= ' ')
+				v++;
+			if (url && strncmp(v, "javascript:", 11) == 0)
+				abort();
+			q = e + 1;
 		}
+		if (*q != '>' && !(q[0] == '/' && q[1] == '>'))
+			abort();
 	}
 }
 
