@@ -49,7 +49,7 @@ LIB_SRC   := $(wildcard lib/*.c lib/*/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBWD     := $(BUILD)/libwd.a
 
-MASTER_SRC := $(filter-out master/wdctl.c,$(wildcard master/*.c))
+MASTER_SRC := $(filter-out master/wdctl.c master/wdctl_import.c,$(wildcard master/*.c))
 MASTER_OBJ := $(MASTER_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC  := $(wildcard t/unit/test_*.c)
@@ -79,7 +79,7 @@ $(LIBWD): $(LIB_OBJ)
 $(BUILD)/wildduck: $(MASTER_OBJ) $(LIBWD)
 	$(CC) $(WD_LDFLAGS) -o $@ $^ $(WD_LIBS)
 
-$(BUILD)/wdctl: $(BUILD)/master/wdctl.o $(LIBWD)
+$(BUILD)/wdctl: $(BUILD)/master/wdctl.o $(BUILD)/master/wdctl_import.o $(LIBWD)
 	$(CC) $(WD_LDFLAGS) -o $@ $^ $(WD_LIBS)
 
 define daemon_rules

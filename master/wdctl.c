@@ -10,6 +10,7 @@
 #include "password.h"
 #include "pool.h"
 #include "store.h"
+#include "wdctl_import.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -216,6 +217,10 @@ static void usage(FILE *out)
 		"  auth USER SECRET [SERVICE [IP [SCOPE]]]   ask wd-auth (OK/FAIL/TEMPFAIL)\n"
 		"  reindex USER|--all   rebuild the full-text index and threads of a user\n"
 		"           (or of every user), printing progress\n"
+		"  mailbox list USER   path, special use, messages, unseen, size\n"
+		"  import-maildir USER DIR   Maildir++ into the user's mailboxes (a re-run\n"
+		"           imports nothing new)\n"
+		"  export-mbox USER MAILBOX   the mailbox as mboxrd on stdout\n"
 		"options:\n"
 		"  -c FILE    configuration file naming the control socket (default %s)\n"
 		"  -s SOCKET  control socket path (overrides -c)\n", DEFAULT_CONFIG);
@@ -418,6 +423,8 @@ static int store_command(struct config *config, int argc, char **argv)
 			ret = 0;
 		}
 	}
+	if (ret == 2)
+		ret = wdctl_import_command(store, pool, argc, argv);
 	if (ret == 2) {
 		fprintf(stderr, "wdctl: bad arguments for %s\n", cmd);
 		usage(stderr);
@@ -485,7 +492,10 @@ int main(int argc, char **argv)
 	if (optind < argc && (strcmp(argv[optind], "user") == 0 || strcmp(argv[optind], "asp") == 0 ||
 			      strcmp(argv[optind], "totp") == 0 ||
 			      strcmp(argv[optind], "authlog") == 0 || strcmp(argv[optind], "auth") == 0 ||
-			      strcmp(argv[optind], "reindex") == 0)) {
+			      strcmp(argv[optind], "reindex") == 0 ||
+			      strcmp(argv[optind], "mailbox") == 0 ||
+			      strcmp(argv[optind], "import-maildir") == 0 ||
+			      strcmp(argv[optind], "export-mbox") == 0)) {
 		struct config *config;
 		const char *error;
 		if (config_load_file(config_path, &config, &error) < 0) {
