@@ -29,7 +29,7 @@ CC  ?= cc
 OPT ?= -O2 -g
 PKGS = libevent_core libevent_extra libevent_openssl libevent_pthreads openssl \
        yaml-0.1 sqlite3 libmongoc-1.0 libbson-1.0 hiredis zlib libzstd libidn2 \
-       jansson libcrypt libargon2
+       jansson libcrypt libargon2 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -107,7 +107,7 @@ $(BUILD)/t/bench/%: t/bench/%.c $(LIBWD)
 # Debian packages the suite builds against and tests with.
 DEB_PKGS = gcc make pkg-config python3 libssl-dev libevent-dev libmongoc-dev libbson-dev \
 	   libhiredis-dev zlib1g-dev libidn2-dev libyaml-dev check libsqlite3-dev \
-	   libunistring-dev libjansson-dev libcrypt-dev libargon2-dev libzstd-dev \
+	   libunistring-dev libjansson-dev libcrypt-dev libargon2-dev libzstd-dev libcurl4-openssl-dev \
 	   redis-server sqlite3 openssl fetchmail isync valgrind clang libclang-rt-14-dev
 deps:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PKGS) 2>/dev/null | \

@@ -30,6 +30,9 @@ enum api_route_flags {
 	API_PUBLIC = 1 << 0,	/* no token needed */
 	API_ROOT = 1 << 1,	/* root token only */
 	API_RAW_BODY = 1 << 2,	/* the body may be a raw message (message/rfc822) */
+	/* open to a user token still waiting for its second factor (a token
+	 * from /authenticate with require2fa); every other route refuses it */
+	API_2FA_PENDING = 1 << 3,
 };
 
 struct api_route {
@@ -54,6 +57,7 @@ struct api_req {
 	size_t raw_len;
 	char *token;
 	bool root;
+	bool pending_2fa;		/* the token still needs its TOTP check */
 	char user[STORE_ID_SIZE];	/* the token's user when not root */
 	char remote_ip[64];
 	char *last_event_id;
@@ -72,6 +76,9 @@ extern const struct api_route api_routes_users[];
 extern const struct api_route api_routes_mailboxes[];
 extern const struct api_route api_routes_messages[];
 extern const struct api_route api_routes_account[];
+extern const struct api_route api_routes_extra[];
+extern const struct api_route api_routes_webhooks[];
+extern const struct api_route api_routes_keys[];
 /* All tables, NULL-terminated (the router and `wd-api --routes`). */
 extern const struct api_route *const api_route_tables[];
 
@@ -100,7 +107,14 @@ struct pool;
 struct store_mailbox *api_mailbox_load(struct store *store, struct api_req *r,
 				       const char *id, struct pool *pool);
 
+/* Queues event (e.g. "user.created") with data (stolen, may be NULL) for
+ * every registered webhook whose types match and whose user is none or
+ * user_id (NULL: an event of no user), and wakes the sender. Store thread. */
+void api_webhook_event(struct store *store, const char *user_id, const char *event,
+		       json_t *data);
+
 /* ---- loop-side services (api_http.c) ---- */
+struct webhook_sender *api_webhook_sender(void);
 struct auth_client *api_auth_client(void);
 /* Submits a job that runs fn on a store thread (after the token and
  * permission checks), then replies. */
@@ -113,6 +127,10 @@ void api_finish(struct api_req *r);
  * :user; false with the reply set when refused. Store thread only. */
 bool api_authorize(struct store *store, struct api_req *r);
 void api_token_hash(const char *token, char out[65]);
+/* The stored hash of a token issued before its 2FA check: a different
+ * hash of the same token, so a lookup tells the two kinds apart and the
+ * check only has to move the token from one hash to the other. */
+void api_token_hash_pending(const char *token, char out[65]);
 
 /* ---- loop routes ---- */
 void api_authenticate(struct api_req *r);

@@ -9,6 +9,7 @@
 #include "mem.h"
 #include "notify.h"
 #include "tls.h"
+#include "webhook.h"
 #include "workpool.h"
 
 #include <event2/buffer.h>
@@ -31,7 +32,8 @@
 #define MAX_LISTENERS 16
 
 const struct api_route *const api_route_tables[] = {
-	api_routes_users, api_routes_mailboxes, api_routes_messages, api_routes_account, NULL,
+	api_routes_users, api_routes_mailboxes, api_routes_messages, api_routes_account,
+	api_routes_extra, api_routes_webhooks, api_routes_keys, NULL,
 };
 
 static struct {
@@ -42,12 +44,14 @@ static struct {
 	struct workpool *pool;
 	struct auth_client *auth;
 	struct notify *notify;
+	struct webhook_sender *webhooks;
 	struct store_settings store_set;
 	bool stopping;
 } g;
 
 const struct config *api_config(void) { return g.config; }
 struct auth_client *api_auth_client(void) { return g.auth; }
+struct webhook_sender *api_webhook_sender(void) { return g.webhooks; }
 
 /* ---- replies ---- */
 
@@ -230,6 +234,13 @@ void api_token_hash(const char *token, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+void api_token_hash_pending(const char *token, char out[65])
+{
+	char *t = xasprintf("2fa-pending:%s", token);
+	api_token_hash(t, out);
+	free(t);
+}
+
 bool api_authorize(struct store *store, struct api_req *r)
 {
 	if (r->route->flags & API_PUBLIC)
@@ -242,7 +253,13 @@ bool api_authorize(struct store *store, struct api_req *r)
 		char hash[65];
 		const char *error;
 		api_token_hash(r->token, hash);
-		if (store_token_get(store, hash, (int64_t)time(NULL), r->user, &error) < 0) {
+		int ret = store_token_get(store, hash, (int64_t)time(NULL), r->user, &error);
+		if (ret < 0 && store_last_error(store) == STORE_ERR_NOT_FOUND) {
+			api_token_hash_pending(r->token, hash);
+			ret = store_token_get(store, hash, (int64_t)time(NULL), r->user, &error);
+			r->pending_2fa = ret == 0;
+		}
+		if (ret < 0) {
 			if (store_last_error(store) == STORE_ERR_NOT_FOUND ||
 			    store_last_error(store) == STORE_ERR_INVALID)
 				api_error(r, 401, "InvalidToken", "Invalid or expired access token");
@@ -250,6 +267,10 @@ bool api_authorize(struct store *store, struct api_req *r)
 				api_store_error(r, store, error, "InvalidToken");
 			return false;
 		}
+	}
+	if (r->pending_2fa && !(r->route->flags & API_2FA_PENDING)) {
+		api_error(r, 403, "2FARequired", "Verify the second factor with this token first");
+		return false;
 	}
 	if ((r->route->flags & API_ROOT) && !r->root) {
 		api_error(r, 403, "MissingPrivileges", "This needs the root token");
@@ -517,9 +538,16 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	const char *leid = evhttp_find_header(in, "Last-Event-ID");
 	if (leid != NULL)
 		r->last_event_id = xstrdup(leid);
-	/* the body */
+	/* the body: evhttp reads up to twice the limit (body_cap()), so a body
+	 * over the limit still gets a JSON 413 here */
 	struct evbuffer *inbuf = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(inbuf);
+	if ((long long)len > g.config->api_settings.max_body_size) {
+		api_error(r, 413, "PayloadTooLarge", "The body is larger than %lld bytes",
+			  g.config->api_settings.max_body_size);
+		reply_now(req, r);
+		return;
+	}
 	const char *ctype = evhttp_find_header(in, "Content-Type");
 	bool raw = (route->flags & API_RAW_BODY) && ctype != NULL &&
 		   strncasecmp(ctype, "message/rfc822", 14) == 0;
@@ -558,10 +586,22 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 					      BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* What evhttp itself accepts. libevent 2.1 answers a body over its own
+ * limit with an HTML 413 and offers no hook before the body is read (2.2
+ * has evhttp_set_newreqcb), so evhttp gets twice api.max_body_size (at
+ * least 1 MiB more) and request_cb answers what lies between in JSON;
+ * only a Content-Length beyond this gets evhttp's HTML 413, before any
+ * body byte is read. */
+static ev_ssize_t body_cap(long long limit)
+{
+	long long extra = limit > (1LL << 20) ? limit : 1LL << 20;
+	return (ev_ssize_t)(limit + extra);
+}
+
 static struct evhttp *http_new(struct event_base *base, const struct config *config)
 {
 	struct evhttp *http = evhttp_new(base);
-	evhttp_set_max_body_size(http, (ev_ssize_t)config->api_settings.max_body_size);
+	evhttp_set_max_body_size(http, body_cap(config->api_settings.max_body_size));
 	evhttp_set_max_headers_size(http, 64 * 1024);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
@@ -587,6 +627,10 @@ int api_server_start(struct event_base *base, const struct config *config,
 		.thread_init = thread_init,
 		.thread_deinit = thread_deinit,
 	};
+	/* before the store threads: it runs curl_global_init() */
+	struct webhook_settings whs = { 0 };
+	if (webhook_sender_start(&g.store_set, &whs, &g.webhooks, error_r) < 0)
+		return -1;
 	g.pool = workpool_create(base, &ws);
 	const char *auth_path = auth_client_socket_path((struct config *)config);
 	if (auth_path != NULL) {
@@ -632,6 +676,7 @@ void api_server_stop(void)
 {
 	g.stopping = true;
 	workpool_destroy(&g.pool);
+	webhook_sender_stop(&g.webhooks);
 	api_updates_stop();
 	if (g.plain != NULL)
 		evhttp_free(g.plain);

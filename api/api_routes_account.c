@@ -42,7 +42,10 @@ static void authn_store_token(struct store *store, struct api_req *r)
 	struct authn *a = r->ctx;
 	char hash[65];
 	const char *error;
-	api_token_hash(a->token, hash);
+	if (a->require2fa)
+		api_token_hash_pending(a->token, hash);
+	else
+		api_token_hash(a->token, hash);
 	int64_t expires = (int64_t)time(NULL) + api_config()->api_settings.token_ttl / 1000;
 	if (store_token_add(store, a->user, hash, expires, &error) < 0) {
 		api_store_error(r, store, error, "UserNotFound");
@@ -209,8 +212,11 @@ static void asp_create(struct store *store, struct api_req *r)
 		api_error(r, 500, "InternalError", "Hashing failed");
 	else if (store_asp_create(store, api_param(r, "user"), &asp, id, &error) < 0)
 		api_store_error(r, store, error, "UserNotFound");
-	else
+	else {
 		api_ok(r, json_pack("{s:s, s:s}", "id", id, "password", password));
+		api_webhook_event(store, api_param(r, "user"), "asp.created",
+				  json_pack("{s:s, s:s}", "user", api_param(r, "user"), "asp", id));
+	}
 	free(hash);
 	pool_destroy(&pool);
 }
@@ -222,8 +228,12 @@ static void asp_delete(struct store *store, struct api_req *r)
 		api_error(r, 400, "InputValidationError", "asp must be a 24-digit hex id");
 	else if (store_asp_delete(store, api_param(r, "user"), api_param(r, "asp"), &error) < 0)
 		api_store_error(r, store, error, "AspNotFound");
-	else
+	else {
 		api_ok(r, NULL);
+		api_webhook_event(store, api_param(r, "user"), "asp.deleted",
+				  json_pack("{s:s, s:s}", "user", api_param(r, "user"), "asp",
+					    api_param(r, "asp")));
+	}
 }
 
 /* ---- TOTP ---- */
@@ -323,12 +333,37 @@ static void totp_enable(struct store *store, struct api_req *r)
 	const char *secret, *error;
 	bool enabled;
 	if (totp_token_ok(store, r, &secret, &enabled, pool)) {
-		if (store_totp_set(store, api_param(r, "user"), secret, true, &error) < 0)
+		if (store_totp_set(store, api_param(r, "user"), secret, true, &error) < 0) {
 			api_store_error(r, store, error, "UserNotFound");
-		else
+		} else {
 			api_ok(r, NULL);
+			api_webhook_event(store, api_param(r, "user"), "mfa.totp.enabled",
+					  json_pack("{s:s}", "user", api_param(r, "user")));
+		}
 	}
 	pool_destroy(&pool);
+}
+
+/* The second factor of a pending token is verified: the token gets its
+ * full hash (and a fresh lifetime) instead of the pending one. */
+static int token_verified(struct store *store, struct api_req *r)
+{
+	char hash[65];
+	const char *error;
+	api_token_hash(r->token, hash);
+	int64_t expires = (int64_t)time(NULL) + api_config()->api_settings.token_ttl / 1000;
+	if (store_token_add(store, r->user, hash, expires, &error) < 0) {
+		api_store_error(r, store, error, "UserNotFound");
+		return -1;
+	}
+	api_token_hash_pending(r->token, hash);
+	if (store_token_delete(store, hash, &error) < 0 &&
+	    store_last_error(store) != STORE_ERR_NOT_FOUND) {
+		api_store_error(r, store, error, "UserNotFound");
+		return -1;
+	}
+	r->pending_2fa = false;
+	return 0;
 }
 
 static void totp_check(struct store *store, struct api_req *r)
@@ -339,6 +374,8 @@ static void totp_check(struct store *store, struct api_req *r)
 	if (totp_token_ok(store, r, &secret, &enabled, pool)) {
 		if (!enabled)
 			api_error(r, 400, "TotpNotEnabled", "TOTP 2FA is not enabled");
+		else if (r->pending_2fa && token_verified(store, r) < 0)
+			;
 		else
 			api_ok(r, NULL);
 	}
@@ -349,10 +386,13 @@ static void twofa_disable(struct store *store, struct api_req *r)
 {
 	const char *error;
 	if (store_totp_set(store, api_param(r, "user"), NULL, false, &error) < 0 &&
-	    store_last_error(store) != STORE_ERR_NOT_FOUND)
+	    store_last_error(store) != STORE_ERR_NOT_FOUND) {
 		api_store_error(r, store, error, "UserNotFound");
-	else
+	} else {
 		api_ok(r, NULL);
+		api_webhook_event(store, api_param(r, "user"), "mfa.disabled",
+				  json_pack("{s:s}", "user", api_param(r, "user")));
+	}
 }
 
 /* ---- authlog ---- */
@@ -524,10 +564,14 @@ static void filter_create(struct store *store, struct api_req *r)
 		goto out;
 	char id[STORE_ID_SIZE];
 	const char *error;
-	if (store_filter_add(store, api_param(r, "user"), &f, id, &error) < 0)
+	if (store_filter_add(store, api_param(r, "user"), &f, id, &error) < 0) {
 		api_store_error(r, store, error, "UserNotFound");
-	else
+	} else {
 		api_ok(r, json_pack("{s:s}", "id", id));
+		api_webhook_event(store, api_param(r, "user"), "filter.created",
+				  json_pack("{s:s, s:s}", "user", api_param(r, "user"), "filter",
+					    id));
+	}
 out:
 	pool_destroy(&pool);
 }
@@ -538,10 +582,14 @@ static void filter_delete(struct store *store, struct api_req *r)
 	if (!api_id_valid(api_param(r, "filter")))
 		api_error(r, 400, "InputValidationError", "filter must be a 24-digit hex id");
 	else if (store_filter_delete(store, api_param(r, "user"), api_param(r, "filter"),
-				     &error) < 0)
+				     &error) < 0) {
 		api_store_error(r, store, error, "FilterNotFound");
-	else
+	} else {
 		api_ok(r, NULL);
+		api_webhook_event(store, api_param(r, "user"), "filter.deleted",
+				  json_pack("{s:s, s:s}", "user", api_param(r, "user"), "filter",
+					    api_param(r, "filter")));
+	}
 }
 
 /* ---- autoreply ---- */
@@ -661,7 +709,8 @@ const struct api_route api_routes_account[] = {
 	  "Generate a TOTP seed" },
 	{ EVHTTP_REQ_POST, "/users/:user/2fa/totp/enable", totp_enable, NULL, 0,
 	  totp_token_fields, "Enable TOTP 2FA with a first code" },
-	{ EVHTTP_REQ_POST, "/users/:user/2fa/totp/check", totp_check, NULL, 0, totp_token_fields,
+	{ EVHTTP_REQ_POST, "/users/:user/2fa/totp/check", totp_check, NULL, API_2FA_PENDING,
+	  totp_token_fields,
 	  "Check a TOTP code" },
 	{ EVHTTP_REQ_DELETE, "/users/:user/2fa", twofa_disable, NULL, 0, NULL,
 	  "Disable 2FA" },

@@ -149,10 +149,13 @@ static void user_create(struct store *store, struct api_req *r)
 		u.settings = settings_with_name(pool, NULL, name);
 	char id[STORE_ID_SIZE];
 	const char *error;
-	if (store_user_create(store, &u, id, &error) < 0)
+	if (store_user_create(store, &u, id, &error) < 0) {
 		api_store_error(r, store, error, "UserNotFound");
-	else
+	} else {
 		api_ok(r, json_pack("{s:s}", "id", id));
+		api_webhook_event(store, id, "user.created",
+				  json_pack("{s:s, s:s}", "user", id, "username", u.username));
+	}
 	free(hash);
 	pool_destroy(&pool);
 }
@@ -314,6 +317,8 @@ static void user_delete(struct store *store, struct api_req *r)
 	}
 	api_changed(r, api_param(r, "user"));
 	api_ok(r, NULL);
+	api_webhook_event(store, api_param(r, "user"), "user.deleted",
+			  json_pack("{s:s}", "user", api_param(r, "user")));
 }
 
 /* ---- addresses ---- */
@@ -383,6 +388,9 @@ static void address_add(struct store *store, struct api_req *r)
 		}
 	}
 	api_ok(r, json_pack("{s:s}", "id", id != NULL ? id : ""));
+	api_webhook_event(store, user_id, "address.user.created",
+			  json_pack("{s:s, s:s, s:s}", "user", user_id, "address", address,
+				    "id", id != NULL ? id : ""));
 	pool_destroy(&pool);
 }
 
@@ -407,8 +415,12 @@ static void address_delete(struct store *store, struct api_req *r)
 		api_error(r, 400, "NotPermitted", "The main address can not be deleted");
 	else if (store_address_delete(store, found->address, &error) < 0)
 		api_store_error(r, store, error, "AddressNotFound");
-	else
+	else {
 		api_ok(r, NULL);
+		api_webhook_event(store, user_id, "address.user.deleted",
+				  json_pack("{s:s, s:s, s:s}", "user", user_id, "address",
+					    found->address, "id", found->id));
+	}
 	pool_destroy(&pool);
 }
 

@@ -594,4 +594,51 @@ int store_journal_user_since(struct store *store, const char *user_id, int64_t a
 int store_journal_user_last(struct store *store, const char *user_id, int64_t *position_r,
 			    const char **error_r);
 
+/* ---- API objects and the webhook queue (store_objects.c) ----
+ * Small documents the API keeps for itself: registered webhooks, DKIM
+ * keys, TLS certificates. A kind names the collection ("webhook", "dkim",
+ * "cert"); key is what they are looked up by (a domain, a server name) and
+ * doc is JSON text the API reads and writes. Drivers without them (so far
+ * MongoDB) fail these calls with INTERNAL "not supported". */
+struct store_object {
+	char id[STORE_ID_SIZE];
+	const char *kind;
+	char user[STORE_ID_SIZE];	/* "" if it belongs to no user */
+	const char *key;		/* may be NULL */
+	const char *doc;		/* JSON text */
+	int64_t created;
+};
+/* user_id and key may be NULL. EXISTS if (kind, key) is taken and unique
+ * is set. */
+int store_object_add(struct store *store, const char *kind, const char *user_id,
+		     const char *key, const char *doc, bool unique, char id_r[STORE_ID_SIZE],
+		     const char **error_r);
+/* Objects of a kind, oldest first; user_id and key (when not NULL) filter. */
+int store_object_list(struct store *store, const char *kind, const char *user_id,
+		      const char *key, struct pool *pool, struct store_object **objects_r,
+		      unsigned int *count_r, const char **error_r);
+int store_object_get(struct store *store, const char *kind, const char *id, struct pool *pool,
+		     struct store_object **object_r, const char **error_r);
+int store_object_delete(struct store *store, const char *kind, const char *id,
+			const char **error_r);
+
+/* A queued webhook call (store_webhook_enqueue()). */
+struct store_webhook_call {
+	int64_t id;
+	char user[STORE_ID_SIZE];	/* "" if none */
+	const char *url, *event, *payload;
+	unsigned int attempts;		/* failed attempts so far */
+	int64_t created;
+};
+/* Takes at most limit calls due at now (oldest first) and hides them for
+ * lease_secs, so a sender that dies leaves them to be tried again. */
+int store_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
+			unsigned int limit, struct pool *pool, struct store_webhook_call **calls_r,
+			unsigned int *count_r, const char **error_r);
+/* The call was made: removes it. */
+int store_webhook_done(struct store *store, int64_t id, const char **error_r);
+/* The call failed: one attempt more, due again at next_try. */
+int store_webhook_retry(struct store *store, int64_t id, int64_t next_try,
+			const char **error_r);
+
 #endif

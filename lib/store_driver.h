@@ -140,6 +140,21 @@ struct store_driver {
 				  unsigned int limit, store_journal_user_cb *callback,
 				  void *context);
 	int (*journal_user_last)(struct store *store, const char *user_id, int64_t *position_r);
+
+	/* API objects and the webhook queue (store_objects.c); may be NULL */
+	int (*object_add)(struct store *store, const char *kind, const char *user_id,
+			  const char *key, const char *doc, bool unique, char id_r[STORE_ID_SIZE]);
+	int (*object_list)(struct store *store, const char *kind, const char *user_id,
+			   const char *key, struct pool *pool, struct store_object **objects_r,
+			   unsigned int *count_r);
+	int (*object_get)(struct store *store, const char *kind, const char *id,
+			  struct pool *pool, struct store_object **object_r);
+	int (*object_delete)(struct store *store, const char *kind, const char *id);
+	int (*webhook_claim)(struct store *store, int64_t now, int64_t lease_secs,
+			     unsigned int limit, struct pool *pool,
+			     struct store_webhook_call **calls_r, unsigned int *count_r);
+	int (*webhook_done)(struct store *store, int64_t id);
+	int (*webhook_retry)(struct store *store, int64_t id, int64_t next_try);
 };
 
 struct store {

@@ -241,6 +241,14 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL, expires INTEGER NOT NULL);"
 	"CREATE INDEX api_tokens_user ON api_tokens (user);"
 	"CREATE INDEX api_tokens_expires ON api_tokens (expires);",
+	/* 5: API objects, webhook retries (store_sqlite_objects.c) */
+	"CREATE TABLE api_objects (id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	" user TEXT REFERENCES users (id) ON DELETE CASCADE, key TEXT, doc TEXT NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE INDEX api_objects_kind ON api_objects (kind, key);"
+	"ALTER TABLE webhook_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE webhook_queue ADD COLUMN next_try INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX webhook_queue_due ON webhook_queue (next_try);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -909,6 +917,13 @@ const struct store_driver store_driver_sqlite = {
 	.targets_get = sqlite_targets_get,
 	.counter_add = sqlite_counter_add,
 	.webhook_enqueue = sqlite_webhook_enqueue,
+	.object_add = sqlite_object_add,
+	.object_list = sqlite_object_list,
+	.object_get = sqlite_object_get,
+	.object_delete = sqlite_object_delete,
+	.webhook_claim = sqlite_webhook_claim,
+	.webhook_done = sqlite_webhook_done,
+	.webhook_retry = sqlite_webhook_retry,
 	.asp_create = sqlite_asp_create,
 	.asp_list = sqlite_asp_list,
 	.asp_delete = sqlite_asp_delete,

@@ -105,6 +105,21 @@ void sqlite_bind_text(sqlite3_stmt *stmt, int idx, const char *text);
 const char *sqlite_col_text(struct pool *pool, sqlite3_stmt *stmt, int col);
 void sqlite_col_id(sqlite3_stmt *stmt, int col, char id_r[STORE_ID_SIZE]);
 
+/* store_sqlite_objects.c: API objects and the webhook queue's sender side */
+int sqlite_object_add(struct store *store, const char *kind, const char *user_id,
+		      const char *key, const char *doc, bool unique, char id_r[STORE_ID_SIZE]);
+int sqlite_object_list(struct store *store, const char *kind, const char *user_id,
+		       const char *key, struct pool *pool, struct store_object **objects_r,
+		       unsigned int *count_r);
+int sqlite_object_get(struct store *store, const char *kind, const char *id,
+		      struct pool *pool, struct store_object **object_r);
+int sqlite_object_delete(struct store *store, const char *kind, const char *id);
+int sqlite_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
+			 unsigned int limit, struct pool *pool,
+			 struct store_webhook_call **calls_r, unsigned int *count_r);
+int sqlite_webhook_done(struct store *store, int64_t id);
+int sqlite_webhook_retry(struct store *store, int64_t id, int64_t next_try);
+
 /* store_sqlite_mailbox.c: mailboxes, also used by user creation. */
 int sqlite_mailbox_insert(struct store *store, const char *user_id, const char *path,
 			  enum store_special_use special_use, char id_r[STORE_ID_SIZE]);

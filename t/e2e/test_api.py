@@ -196,11 +196,17 @@ class Basics(ApiBase):
             self.assertEqual(r["code"], "InputValidationError")
             self.assertIn(why, r["error"], body)
         self.assertEqual(self.api.get("/users")[1]["total"], before)
-        # huge bodies are refused by their Content-Length, before they are read
+        # a body over api.max_body_size (1M here) gets a JSON 413
+        for path in ("/users", f"/users/{'0' * 24}/mailboxes/{'0' * 24}/messages"):
+            st, r = self.api.request("POST", path, b"{" + b" " * (1536 * 1024) + b"}",
+                                     headers={"Content-Type": "application/json"})
+            self.assertEqual((st, r["code"]), (413, "PayloadTooLarge"), path)
+        self.assertEqual(self.api.get("/users")[1]["total"], before)
+        # far beyond it, refused by the Content-Length before the body is read
         sock = socket.create_connection((self.host, self.port), timeout=10)
         sock.sendall(b"POST /users HTTP/1.1\r\nHost: x\r\nX-Access-Token: " +
                      self.suite.api_token.encode() + b"\r\nContent-Type: application/json"
-                     b"\r\nContent-Length: 2097152\r\n\r\n{")
+                     b"\r\nContent-Length: 10485760\r\n\r\n{")
         self.assertTrue(sock.recv(4096).startswith(b"HTTP/1.1 413"))
         sock.close()
         # malformed ids and paths
@@ -474,6 +480,28 @@ class Account(ApiBase):
         st, r = self.api.post("/authenticate", {"username": "mia", "password": "secret pw"},
                               token=None)
         self.assertEqual((st, r["require2fa"]), (200, True))
+        # a token waiting for its second factor opens nothing but the check
+        pending = r["token"]
+        for method, path in (("GET", f"/users/{uid}"), ("GET", f"/users/{uid}/mailboxes"),
+                             ("DELETE", f"/users/{uid}/2fa"),
+                             ("POST", f"/users/{uid}/2fa/totp/setup")):
+            st, r = self.api.request(method, path, {} if method == "POST" else None,
+                                     token=pending)
+            self.assertEqual((st, r["code"]), (403, "2FARequired"), path)
+        st, r = self.api.post(f"/users/{uid}/2fa/totp/check", {"token": "000000"},
+                              token=pending)
+        self.assertEqual((st, r["code"]), (403, "InvalidToken"))
+        self.assertEqual(self.api.get(f"/users/{uid}", token=pending)[0], 403)
+        other = self.user("mia2")
+        st, r = self.api.post(f"/users/{other}/2fa/totp/check",
+                              {"token": totp(seed, time.time() + 30)}, token=pending)
+        self.assertEqual(st, 403)
+        st, r = self.api.post(f"/users/{uid}/2fa/totp/check",
+                              {"token": totp(seed, time.time() + 30)}, token=pending)
+        self.assertEqual(st, 200, r)
+        st, r = self.api.get(f"/users/{uid}", token=pending)
+        self.assertEqual((st, r["id"]), (200, uid))
+        self.assertEqual(self.api.get(f"/users/{other}", token=pending)[0], 403)
         self.assertEqual(self.api.delete(f"/users/{uid}/2fa")[0], 200)
         self.assertEqual(self.api.get(f"/users/{uid}")[1]["enabled2fa"], [])
         st, r = self.api.get(f"/users/{uid}/authlog")
@@ -515,6 +543,360 @@ class Account(ApiBase):
                          (True, "Away", "2020-01-01T00:00:00.000Z"))
         self.assertEqual(self.api.put(f"/users/{uid}/autoreply", {"start": "soon"})[0], 400)
         self.assertEqual(self.api.delete(f"/users/{uid}/autoreply")[0], 200)
+
+
+class DomainAliases(ApiBase):
+    def test_domain_aliases(self):
+        uid = self.user("olga")
+        tok = self.token_for("olga")
+        body = {"alias": "Alias.Example.test", "domain": "example.test"}
+        st, r = self.api.post("/domainaliases", body, token=tok)
+        self.assertEqual((st, r["code"]), (403, "MissingPrivileges"))
+        self.assertEqual(self.api.get("/domainaliases/alias.example.test", token=None)[0], 401)
+        for bad in ({"alias": "../x", "domain": "example.test"},
+                    {"alias": "a..b", "domain": "example.test"},
+                    {"alias": "-a.test", "domain": "example.test"},
+                    {"alias": "a b.test", "domain": "example.test"},
+                    {"alias": "example.test", "domain": "EXAMPLE.test"},
+                    {"alias": "x.test"}, {"alias": "x.test", "domain": 5},
+                    {"alias": "x.test", "domain": "example.test", "extra": 1}):
+            st, r = self.api.post("/domainaliases", bad)
+            self.assertEqual((st, r["code"]), (400, "InputValidationError"), bad)
+        st, r = self.api.post("/domainaliases", body)
+        self.assertEqual((st, r["id"]), (200, "alias.example.test"), r)
+        self.assertEqual(self.api.post("/domainaliases", body)[0], 409)
+        st, r = self.api.get("/domainaliases/alias.example.test")
+        self.assertEqual((st, r["alias"], r["domain"]),
+                         (200, "alias.example.test", "example.test"))
+        st, r = self.api.get("/domainaliases/resolve/ALIAS.example.test")
+        self.assertEqual((st, r["id"], r["domain"]), (200, "alias.example.test", "example.test"))
+        self.assertEqual(self.api.get("/domainaliases/nothing.test")[1]["code"], "AliasNotFound")
+        self.assertEqual(self.api.get("/domainaliases/..%2Fx")[0], 400)
+        # mail to the alias domain reaches the user
+        with smtplib.LMTP(*self.suite.address("lmtp"), timeout=30) as l:
+            l.sendmail("x@remote.test", ["olga@alias.example.test"],
+                       simple_message("Via alias", to="olga@alias.example.test"))
+        r = self.api.get(f"/users/{uid}/mailboxes/{self.inbox(uid)}/messages")[1]
+        self.assertEqual([m["subject"] for m in r["results"]], ["Via alias"])
+        self.assertEqual(self.api.delete("/domainaliases/alias.example.test", token=tok)[0], 403)
+        self.assertEqual(self.api.delete("/domainaliases/alias.example.test")[0], 200)
+        self.assertEqual(self.api.delete("/domainaliases/alias.example.test")[0], 404)
+        self.assertEqual(self.api.get("/domainaliases/alias.example.test")[0], 404)
+
+
+class Submit(ApiBase):
+    def spooled(self):
+        d, out = os.path.join(self.suite.spool, "new"), {}
+        for f in (os.listdir(d) if os.path.isdir(d) else []):
+            with open(os.path.join(d, f), "rb") as fh:
+                out[f] = fh.read()
+        return out
+
+    def test_submit(self):
+        uid = self.user("paul")
+        self.user("quinn")
+        tok = self.token_for("paul")
+        before = self.spooled()
+        st, r = self.api.post(f"/users/{uid}/submit", {
+            "from": {"name": "Paul P", "address": "someone.else@other.test"},
+            "to": [{"name": "Quinn", "address": "quinn@example.test"}],
+            "bcc": [{"address": "hidden@remote.test"}],
+            "subject": "Submitted", "text": "Hello Quinn"}, token=tok)
+        self.assertEqual(st, 200, r)
+        qid = r["message"]["queueId"]
+        sent = self.mailboxes(uid)["Sent Mail"]["id"]
+        self.assertEqual(r["message"]["mailbox"], sent)
+        new = {f: b for f, b in self.spooled().items() if f not in before}
+        self.assertEqual(len(new), 1, new.keys())
+        name, data = next(iter(new.items()))
+        self.assertIn(qid, name)
+        head = data.split(b"\r\n\r\n", 1)[0]
+        self.assertTrue(data.startswith(b"Return-Path: <paul@example.test>\r\n"), data[:200])
+        self.assertIn(b"X-Envelope-To: <quinn@example.test>", head)
+        self.assertIn(b"X-Envelope-To: <hidden@remote.test>", head)
+        self.assertNotIn(b"\r\nBcc:", head)
+        self.assertIn(b"paul@example.test", head.split(b"\r\nFrom:", 1)[1].split(b"\r\n")[0])
+        # the Sent copy keeps Bcc and is seen
+        lst = self.api.get(f"/users/{uid}/mailboxes/{sent}/messages")[1]["results"]
+        self.assertEqual([(m["subject"], m["seen"]) for m in lst], [("Submitted", True)])
+        st, raw, _ = self.api.request(
+            "GET", f"/users/{uid}/mailboxes/{sent}/messages/{lst[0]['id']}/message.eml",
+            raw=True)
+        self.assertIn(b"Bcc: hidden@remote.test", raw)
+        # uploadOnly stores without queueing
+        n = len(self.spooled())
+        st, r = self.api.post(f"/users/{uid}/submit", {"to": [{"address": "q@x.test"}],
+                                                       "subject": "Draft only",
+                                                       "uploadOnly": True})
+        self.assertEqual((st, "queueId" in r["message"]), (200, False), r)
+        self.assertEqual(len(self.spooled()), n)
+        # bad input and roles: nothing stored, nothing queued
+        other = self.user("quinn")
+        for body, code in (({"subject": "no rcpt"}, 400),
+                           ({"to": [{"address": "bad address@x"}]}, 400),
+                           ({"to": [{"address": "a@b.test>\r\nX: y"}]}, 400),
+                           ({"to": "q@x.test"}, 400),
+                           ({"to": [{"address": "q@x.test"}], "bogus": 1}, 400),
+                           ({"to": [{"address": "q@x.test"}], "mailbox": "0" * 24}, 404)):
+            st, r = self.api.post(f"/users/{uid}/submit", body)
+            self.assertEqual(st, code, (body, r))
+        self.assertEqual(self.api.post(f"/users/{other}/submit",
+                                       {"to": [{"address": "q@x.test"}]}, token=tok)[0], 403)
+        self.assertEqual(self.api.post(f"/users/{uid}/submit",
+                                       {"to": [{"address": "q@x.test"}]}, token=None)[0], 401)
+        self.assertEqual(len(self.spooled()), n)
+        self.assertEqual(len(self.api.get(f"/users/{uid}/mailboxes/{sent}/messages")[1]
+                             ["results"]), 2)
+
+
+class HookListener:
+    """A local HTTP server recording webhook POSTs; paths under /flaky/
+    answer 500 to their first call."""
+
+    def __init__(self):
+        import http.server
+        self.calls, self.lock, seen = [], threading.Lock(), set()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                flaky = self.path.startswith("/flaky/") and self.path not in seen
+                seen.add(self.path)
+                with outer.lock:
+                    outer.calls.append((self.path, self.headers.get("Content-Type"),
+                                        json.loads(body), 500 if flaky else 200))
+                self.send_response(500 if flaky else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, pred, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            with self.lock:
+                found = [c for c in self.calls if pred(c)]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Webhooks(ApiBase):
+    def test_webhooks(self):
+        hooks = HookListener()
+        self.addCleanup(hooks.close)
+        tok = self.token_for("alice") if self.user("alice") else None
+        body = {"type": ["user.*"], "url": hooks.url + "/users"}
+        self.assertEqual(self.api.post("/webhooks", body, token=tok)[1]["code"],
+                         "MissingPrivileges")
+        self.assertEqual(self.api.get("/webhooks", token=tok)[0], 403)
+        for bad in ({"type": ["user.*"], "url": "ftp://x.test/"},
+                    {"type": ["user.*"], "url": "http://"},
+                    {"type": ["user.*"], "url": "http://x.test/a b"},
+                    {"type": ["bad type"], "url": "http://x.test/"},
+                    {"type": [], "url": "http://x.test/"},
+                    {"type": "user.*", "url": "http://x.test/"},
+                    {"type": ["x"], "url": "http://x.test/", "user": "nope"},
+                    {"type": ["x"], "url": "http://x.test/", "other": 1}):
+            st, r = self.api.post("/webhooks", bad)
+            self.assertEqual((st, r["code"]), (400, "InputValidationError"), bad)
+        self.assertEqual(self.api.post("/webhooks", {"type": ["x"], "url": "http://x.test/",
+                                                     "user": "0" * 24})[0], 404)
+        st, r = self.api.post("/webhooks", body)
+        self.assertEqual(st, 200, r)
+        wid = r["id"]
+        # a user is created: the hook gets user.created as JSON
+        uid = self.user("rita")
+        got = hooks.wait(lambda c: c[0] == "/users" and c[2]["ev"] == "user.created" and
+                         c[2]["user"] == uid)
+        self.assertTrue(got, hooks.calls)
+        self.assertEqual(got[0][1], "application/json")
+        self.assertEqual(got[0][2]["username"], "rita")
+        # a failing endpoint is called again after the backoff
+        st, r = self.api.post("/webhooks", {"type": ["address.user.created"], "user": uid,
+                                            "url": hooks.url + "/flaky/addr"})
+        self.assertEqual(st, 200, r)
+        flaky = r["id"]
+        self.assertEqual(self.api.post(f"/users/{uid}/addresses",
+                                       {"address": "rita2@example.test"})[0], 200)
+        got = hooks.wait(lambda c: c[0] == "/flaky/addr" and c[3] == 200, timeout=15)
+        self.assertTrue(got, hooks.calls)
+        self.assertEqual(got[0][2]["address"], "rita2@example.test")
+        self.assertEqual([c[3] for c in hooks.calls if c[0] == "/flaky/addr"], [500, 200])
+        # listing, filtered by type and user
+        lst = self.api.get("/webhooks")[1]
+        self.assertEqual({w["id"] for w in lst["results"]}, {wid, flaky})
+        lst = self.api.get("/webhooks?type=user.deleted")[1]["results"]
+        self.assertEqual([w["id"] for w in lst], [wid])
+        lst = self.api.get(f"/webhooks?user={uid}")[1]["results"]
+        self.assertEqual([(w["id"], w["user"]) for w in lst], [(flaky, uid)])
+        self.assertEqual(self.api.get("/webhooks?user=bad")[0], 400)
+        # an LMTP filter webhook goes out through the same queue
+        st, r = self.api.post(f"/users/{uid}/filters", {
+            "query": {"from": "hooked@remote.test"},
+            "action": {"webhook": hooks.url + "/filter"}})
+        self.assertEqual(st, 200, r)
+        with smtplib.LMTP(*self.suite.address("lmtp"), timeout=30) as l:
+            l.sendmail("hooked@remote.test", ["rita@example.test"],
+                       simple_message("Hooked", to="rita@example.test",
+                                      sender="hooked@remote.test"))
+        got = hooks.wait(lambda c: c[0] == "/filter")
+        self.assertTrue(got, hooks.calls)
+        self.assertEqual((got[0][2]["ev"], got[0][2]["user"]), ("message.filter", uid))
+        # deleted: no more calls
+        self.assertEqual(self.api.delete(f"/webhooks/{wid}", token=tok)[0], 403)
+        self.assertEqual(self.api.delete(f"/webhooks/{wid}")[0], 200)
+        self.assertEqual(self.api.delete(f"/webhooks/{wid}")[1]["code"], "WebhookNotFound")
+        self.assertEqual(self.api.delete("/webhooks/xyz")[0], 404)
+        self.assertEqual(self.api.delete(f"/users/{uid}")[0], 200)
+        time.sleep(1.5)
+        self.assertFalse([c for c in hooks.calls if c[2]["ev"] == "user.deleted"])
+
+
+def openssl(*args, stdin=None):
+    return subprocess.run(["openssl", *args], input=stdin, capture_output=True, check=True,
+                          text=True).stdout
+
+
+def pem_body(pem):
+    return "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
+
+
+class Dkim(ApiBase):
+    def test_dkim(self):
+        self.user("alice")
+        tok = self.token_for("alice")
+        self.assertEqual(self.api.post("/dkim", {"domain": "example.test", "selector": "s1"},
+                                       token=tok)[0], 403)
+        self.assertEqual(self.api.get("/dkim", token=tok)[0], 403)
+        st, r = self.api.post("/dkim", {"domain": "Example.test", "selector": "s1",
+                                        "description": "main"})
+        self.assertEqual(st, 200, r)
+        kid = r["id"]
+        self.assertEqual((r["domain"], r["selector"], r["algorithm"]),
+                         ("example.test", "s1", "rsa"))
+        self.assertEqual(r["dnsTxt"]["name"], "s1._domainkey.example.test")
+        self.assertTrue(r["dnsTxt"]["value"].startswith("v=DKIM1; k=rsa; p="))
+        p = r["dnsTxt"]["value"].split("p=", 1)[1]
+        self.assertEqual(p, pem_body(r["publicKey"]))
+        self.assertIn("2048 bit", openssl("pkey", "-pubin", "-noout", "-text",
+                                          stdin=r["publicKey"]))
+        self.assertNotIn("privateKey", r)
+        self.assertEqual(len(r["fingerprint"].split(":")), 32)
+        # Ed25519: p= is the raw 32-byte key (RFC 8463)
+        st, r = self.api.post("/dkim", {"domain": "ed.test", "selector": "e",
+                                        "algorithm": "ed25519"})
+        self.assertEqual(st, 200, r)
+        self.assertTrue(r["dnsTxt"]["value"].startswith("v=DKIM1; k=ed25519; p="))
+        self.assertEqual(len(base64.b64decode(r["dnsTxt"]["value"].split("p=")[1])), 32)
+        # an uploaded key replaces the domain's key
+        key = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024")
+        pub = openssl("pkey", "-pubout", stdin=key)
+        st, r = self.api.post("/dkim", {"domain": "example.test", "selector": "s2",
+                                        "privateKey": key})
+        self.assertEqual(st, 200, r)
+        self.assertEqual(r["dnsTxt"]["value"], "v=DKIM1; k=rsa; p=" + pem_body(pub))
+        self.assertNotEqual(r["id"], kid)
+        self.assertEqual(self.api.get(f"/dkim/{kid}")[0], 404)
+        kid = r["id"]
+        for bad in ({"domain": "example.test", "selector": "s", "privateKey": "junk"},
+                    {"domain": "example.test", "selector": "s", "algorithm": "dsa"},
+                    {"domain": "example.test", "selector": "s", "algorithm": "rsa",
+                     "privateKey": key},
+                    {"domain": "example.test", "selector": "bad sel"},
+                    {"domain": "../x", "selector": "s"},
+                    {"domain": "example.test"},
+                    {"domain": "example.test", "selector": "s", "secret": 1}):
+            st, r = self.api.post("/dkim", bad)
+            self.assertEqual((st, r["code"]), (400, "InputValidationError"), bad)
+        enc = openssl("genpkey", "-algorithm", "ED25519", "-aes256", "-pass", "pass:x")
+        self.assertEqual(self.api.post("/dkim", {"domain": "x.test", "selector": "s",
+                                                 "privateKey": enc})[0], 400)
+        lst = self.api.get("/dkim")[1]
+        self.assertEqual(sorted(k["domain"] for k in lst["results"]), ["ed.test", "example.test"])
+        self.assertFalse(any("privateKey" in k for k in lst["results"]))
+        self.assertEqual(len(self.api.get("/dkim?domain=ed.test")[1]["results"]), 1)
+        st, r = self.api.get("/dkim/resolve/EXAMPLE.test")
+        self.assertEqual((st, r["id"], r["selector"]), (200, kid, "s2"))
+        self.assertEqual(self.api.get("/dkim/resolve/none.test")[1]["code"], "DkimNotFound")
+        self.assertEqual(self.api.get("/dkim/resolve/..")[0], 400)
+        self.assertEqual(self.api.get(f"/dkim/{kid}")[1]["dnsTxt"]["name"],
+                         "s2._domainkey.example.test")
+        self.assertEqual(self.api.delete(f"/dkim/{kid}", token=tok)[0], 403)
+        self.assertEqual(self.api.delete(f"/dkim/{kid}")[0], 200)
+        self.assertEqual(self.api.delete(f"/dkim/{kid}")[0], 404)
+        self.assertEqual(self.api.get("/dkim/xyz")[0], 404)
+
+
+class Certs(ApiBase):
+    def make_cert(self, name, days=30):
+        d = self.suite.dir
+        key = os.path.join(d, f"{name}.key")
+        crt = os.path.join(d, f"{name}.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", crt, "-days", str(days), "-subj", f"/CN={name}",
+                        "-addext", f"subjectAltName=DNS:{name},DNS:www.{name}"],
+                       capture_output=True, check=True)
+        with open(key) as k, open(crt) as c:
+            return c.read(), k.read()
+
+    def test_certs(self):
+        self.user("alice")
+        tok = self.token_for("alice")
+        cert, key = self.make_cert("mail.example.test")
+        _, other_key = self.make_cert("other.test")
+        body = {"servername": "mail.example.test", "cert": cert, "privateKey": key,
+                "description": "mail"}
+        self.assertEqual(self.api.post("/certs", body, token=tok)[0], 403)
+        st, r = self.api.post("/certs", body)
+        self.assertEqual(st, 200, r)
+        cid = r["id"]
+        self.assertEqual(sorted(r["altNames"]), ["mail.example.test", "www.mail.example.test"])
+        self.assertEqual(r["subject"], "/CN=mail.example.test")
+        self.assertTrue(r["expires"].endswith("Z"))
+        self.assertNotIn("privateKey", r)
+        fp = openssl("x509", "-noout", "-fingerprint", "-sha256", stdin=cert)
+        self.assertEqual(r["fingerprint"], fp.strip().split("=", 1)[1].lower())
+        for bad, why in (({"privateKey": other_key}, "does not belong"),
+                         ({"servername": "nope.test"}, "does not cover"),
+                         ({"cert": "junk"}, "not a PEM certificate"),
+                         ({"privateKey": "junk"}, "not a PEM private key"),
+                         ({"servername": "a b"}, "DNS name"),
+                         ({"extra": 1}, "unknown field")):
+            st, r = self.api.post("/certs", dict(body, **bad))
+            self.assertEqual((st, r["code"]), (400, "InputValidationError"), bad)
+            self.assertIn(why, r["error"])
+        # a chain with the key after it; posting again replaces
+        st, r = self.api.post("/certs", dict(body, servername="WWW.mail.example.test",
+                                             cert=cert + cert))
+        self.assertEqual(st, 200, r)
+        lst = self.api.get("/certs")[1]["results"]
+        self.assertEqual(sorted(c["servername"] for c in lst),
+                         ["mail.example.test", "www.mail.example.test"])
+        st, r = self.api.post("/certs", body)
+        self.assertEqual(st, 200, r)
+        self.assertNotEqual(r["id"], cid)
+        self.assertEqual(self.api.get(f"/certs/{cid}")[0], 404)
+        cid = r["id"]
+        self.assertEqual(len(self.api.get("/certs")[1]["results"]), 2)
+        st, r = self.api.get("/certs/resolve/mail.example.test")
+        self.assertEqual((st, r["id"]), (200, cid))
+        self.assertEqual(self.api.get(f"/certs/{cid}")[1]["servername"], "mail.example.test")
+        self.assertEqual(self.api.get("/certs/resolve/none.test")[1]["code"], "CertNotFound")
+        self.assertEqual(self.api.delete(f"/certs/{cid}", token=tok)[0], 403)
+        self.assertEqual(self.api.delete(f"/certs/{cid}")[0], 200)
+        self.assertEqual(self.api.delete(f"/certs/{cid}")[0], 404)
 
 
 def totp(seed, now):
