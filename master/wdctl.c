@@ -218,6 +218,7 @@ static void usage(FILE *out)
 		"  reindex USER|--all   rebuild the full-text index and threads of a user\n"
 		"           (or of every user), printing progress\n"
 		"  mailbox list USER   path, special use, messages, unseen, size\n"
+		"  quota recalc USER   recount the storage used and compare\n"
 		"  import-maildir USER DIR   Maildir++ into the user's mailboxes (a re-run\n"
 		"           imports nothing new)\n"
 		"  export-mbox USER MAILBOX   the mailbox as mboxrd on stdout\n"
@@ -494,6 +495,7 @@ int main(int argc, char **argv)
 			      strcmp(argv[optind], "authlog") == 0 || strcmp(argv[optind], "auth") == 0 ||
 			      strcmp(argv[optind], "reindex") == 0 ||
 			      strcmp(argv[optind], "mailbox") == 0 ||
+			      strcmp(argv[optind], "quota") == 0 ||
 			      strcmp(argv[optind], "import-maildir") == 0 ||
 			      strcmp(argv[optind], "export-mbox") == 0)) {
 		struct config *config;

@@ -1,4 +1,4 @@
-"""wdctl import-maildir, export-mbox and mailbox list: a generated Maildir++
+"""wdctl import-maildir, export-mbox, mailbox list and quota recalc: a generated Maildir++
 (100 messages in 5 folders, mixed flags and mtimes) is imported, read back
 over IMAP byte-identical with its flags and INTERNALDATE, a re-run imports
 nothing new, and export-mbox gives the messages in mboxrd form."""
@@ -143,6 +143,12 @@ class Import(unittest.TestCase):
         self.assertEqual(int(rows["Work"][3]), sum(len(raw) for raw in expected["Work"]))
         unseen = sum(1 for flags, _ in expected["Work"].values() if "\\Seen" not in flags)
         self.assertEqual(int(rows["Work"][2]), unseen)
+
+        total = sum(len(raw) for msgs in expected.values() for raw in msgs)
+        r = self.wdctl("quota", "recalc", "imp")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"quota imp: {total} bytes in 100 messages in 9 mailboxes, "
+                      f"storage used {total}, quota 0 (unlimited)".encode(), r.stdout)
 
         r = self.wdctl("export-mbox", "imp", "Work")
         self.assertEqual(r.returncode, 0, r.stderr)
