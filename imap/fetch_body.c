@@ -1,4 +1,6 @@
-/* Byte ranges, sections and structures of stored messages for FETCH. */
+/* Byte ranges, sections and structures of stored messages for FETCH:
+ * literal bytes come from the tree blob, attachment bytes are read from
+ * the store slice by slice. */
 #include "fetch_body.h"
 #include "mem.h"
 #include "mime.h"
@@ -16,7 +18,6 @@ int fetch_body_open(struct fetch_body *b, struct store *store, const char *messa
 	memset(b, 0, sizeof(*b));
 	b->store = store;
 	b->pool = pool_create(4096);
-	b->att_pool = pool_create(4096);
 	if (store_message_tree(store, message_id, b->pool, &b->tree, &b->tree_len, error_r) < 0 ||
 	    mime_store_total_size(b->tree, b->tree_len, &b->size, error_r) < 0) {
 		fetch_body_close(b);
@@ -28,23 +29,7 @@ int fetch_body_open(struct fetch_body *b, struct store *store, const char *messa
 void fetch_body_close(struct fetch_body *b)
 {
 	pool_destroy(&b->pool);
-	pool_destroy(&b->att_pool);
 	b->tree = NULL;
-	b->att = NULL;
-	b->att_id[0] = '\0';
-}
-
-/* Keeps one attachment in memory at a time. */
-static int attachment(struct fetch_body *b, const char *id, const char **error_r)
-{
-	if (strcmp(b->att_id, id) == 0)
-		return 0;
-	pool_clear(b->att_pool);
-	b->att_id[0] = '\0';
-	if (store_attachment_get(b->store, id, b->att_pool, &b->att, &b->att_len, error_r) < 0)
-		return -1;
-	snprintf(b->att_id, sizeof(b->att_id), "%s", id);
-	return 0;
 }
 
 int fetch_body_range(struct fetch_body *b, size_t start, size_t len, struct buffer *out,
@@ -58,14 +43,14 @@ int fetch_body_range(struct fetch_body *b, size_t start, size_t len, struct buff
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		if (segs[i].type == MIME_STORE_SEGMENT_LITERAL) {
 			buffer_append(out, segs[i].data, segs[i].len);
-		} else if ((ret = attachment(b, segs[i].id, error_r)) == 0) {
-			if (segs[i].att_offset + segs[i].len > b->att_len) {
-				*error_r = "attachment shorter than the message says";
-				ret = -1;
-			} else {
-				buffer_append(out, b->att + segs[i].att_offset, segs[i].len);
-			}
+			continue;
 		}
+		/* only the slice is read from the store */
+		unsigned char *dst = buffer_reserve(out, segs[i].len);
+		ret = store_attachment_read(b->store, segs[i].id, segs[i].att_offset, segs[i].len,
+					    dst, error_r);
+		if (ret == 0)
+			out->len += segs[i].len;
 	}
 	free(segs);
 	return ret;

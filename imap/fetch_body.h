@@ -1,6 +1,6 @@
-/* A stored message opened for FETCH: its tree blob, with attachment bodies
- * read from the store one at a time and only when a byte range needs
- * them, so BODY[] of a 25 MB message holds at most one attachment. */
+/* A stored message opened for FETCH: its tree blob, with attachment bytes
+ * read from the store only for the byte ranges asked for, so streaming
+ * BODY[] of a 25 MB message holds about one chunk of it at a time. */
 #ifndef WD_IMAP_FETCH_BODY_H
 #define WD_IMAP_FETCH_BODY_H
 
@@ -19,11 +19,6 @@ struct fetch_body {
 	const unsigned char *tree;
 	size_t tree_len;
 	size_t size;             /* of the rebuilt message */
-	/* the last attachment read */
-	struct pool *att_pool;
-	char att_id[STORE_ATTACHMENT_ID_SIZE];
-	const unsigned char *att;
-	size_t att_len;
 };
 
 enum fetch_structure { FETCH_ENVELOPE, FETCH_BODYSTRUCTURE, FETCH_BODY };

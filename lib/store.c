@@ -848,6 +848,31 @@ int store_attachment_get(struct store *store, const char *attachment_id, struct 
 	return call_end(store, op, ret, error_r);
 }
 
+int store_attachment_read(struct store *store, const char *attachment_id, uint64_t offset,
+			  size_t len, unsigned char *buf, const char **error_r)
+{
+	static const char op[] = "attachment_read";
+	call_begin(store, op, attachment_id);
+	if (!store_attachment_id_valid(attachment_id))
+		return call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
+	int ret;
+	if (store->driver->attachment_read != NULL) {
+		ret = store->driver->attachment_read(store, attachment_id, offset, len, buf);
+	} else {
+		/* drivers without slices: read it all, copy the slice */
+		struct pool *pool = pool_create(4096);
+		const unsigned char *data;
+		size_t size;
+		ret = store->driver->attachment_get(store, attachment_id, pool, &data, &size);
+		if (ret == 0 && (offset > size || len > size - offset))
+			ret = store_set_error(store, STORE_ERR_INVALID, "range past the attachment");
+		else if (ret == 0 && len > 0)
+			memcpy(buf, data + offset, len);
+		pool_destroy(&pool);
+	}
+	return call_end(store, op, ret, error_r);
+}
+
 int store_attachment_info(struct store *store, const char *attachment_id, struct pool *pool,
 			  struct store_attachment_info *info_r, const char **error_r)
 {

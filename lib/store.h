@@ -387,6 +387,10 @@ int store_attachment_get(struct store *store, const char *attachment_id, struct 
 			 const unsigned char **data_r, size_t *len_r, const char **error_r);
 int store_attachment_info(struct store *store, const char *attachment_id, struct pool *pool,
 			  struct store_attachment_info *info_r, const char **error_r);
+/* Copies bytes [offset, offset+len) of an attachment (as given, i.e.
+ * decompressed) into buf: lets a server stream a big body in slices. */
+int store_attachment_read(struct store *store, const char *attachment_id, uint64_t offset,
+			  size_t len, unsigned char *buf, const char **error_r);
 
 /* ---- journal ---- */
 

@@ -77,6 +77,10 @@ struct store_driver {
 			      struct pool *pool, const unsigned char **data_r, size_t *len_r);
 	int (*attachment_info)(struct store *store, const char *attachment_id,
 			       struct pool *pool, struct store_attachment_info *info_r);
+	/* Optional: bytes [offset, offset+len) of an attachment as given,
+	 * without reading all of it (NULL: the dispatcher slices a full read). */
+	int (*attachment_read)(struct store *store, const char *attachment_id, uint64_t offset,
+			       size_t len, unsigned char *buf);
 
 	int (*journal_since)(struct store *store, const char *mailbox_id, uint64_t since,
 			     store_journal_cb *callback, void *context);

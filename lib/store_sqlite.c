@@ -905,6 +905,7 @@ const struct store_driver store_driver_sqlite = {
 	.message_copy = sqlite_message_copy,
 	.message_expunge = sqlite_message_expunge,
 	.attachment_get = sqlite_attachment_get,
+	.attachment_read = sqlite_attachment_read,
 	.attachment_info = sqlite_attachment_info,
 	.journal_since = sqlite_journal_since,
 	.filter_add = sqlite_filter_add,

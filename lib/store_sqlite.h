@@ -150,6 +150,8 @@ int sqlite_message_content(struct store *store, const char *message_id, struct p
 			   struct store_message_content **content_r);
 int sqlite_attachment_get(struct store *store, const char *attachment_id,
 			  struct pool *pool, const unsigned char **data_r, size_t *len_r);
+int sqlite_attachment_read(struct store *store, const char *attachment_id, uint64_t offset,
+			   size_t len, unsigned char *buf);
 int sqlite_attachment_info(struct store *store, const char *attachment_id,
 			   struct pool *pool, struct store_attachment_info *info_r);
 

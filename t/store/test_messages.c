@@ -185,6 +185,21 @@ START_TEST(content_roundtrip_compression)
 	ck_assert(memcmp(data, text, len) == 0);
 	CK_FAIL(env.store, store_message_content(env.store, "0123456789abcdef01234567", env.pool,
 						 &c, &err), STORE_ERR_NOT_FOUND);
+	/* slices: stored as is (blob I/O) and compressed (whole, then sliced) */
+	unsigned char slice[1000];
+	for (unsigned int i = 0; i < 2; i++) {
+		size_t offs[] = { 0, 12345, atts[i].len - 1000 };
+		for (size_t k = 0; k < 3; k++) {
+			CK_OK(store_attachment_read(env.store, atts[i].id, offs[k], sizeof(slice), slice,
+						    &err));
+			ck_assert(memcmp(slice, atts[i].data + offs[k], sizeof(slice)) == 0);
+		}
+		CK_FAIL(env.store, store_attachment_read(env.store, atts[i].id, atts[i].len - 10,
+							 sizeof(slice), slice, &err), STORE_ERR_INVALID);
+	}
+	CK_FAIL(env.store, store_attachment_read(env.store, "00000000000000000000000000000000"
+						 "00000000000000000000000000000000", 0, 1, slice,
+						 &err), STORE_ERR_NOT_FOUND);
 	free((void *)atts[0].data);
 	free(text);
 }
