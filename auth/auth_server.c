@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "pool.h"
 #include "redis.h"
 #include "workpool.h"
 
@@ -199,6 +200,49 @@ static void job_done(void *job_)
 	job_free(job);
 }
 
+/* A refused attempt still goes to the user's auth log, off the loop. */
+struct limited_log {
+	char *service, *username, *ip;
+};
+
+static void limited_log_run(void *thread_ctx, void *arg)
+{
+	struct limited_log *l = arg;
+	struct store *store = thread_ctx;
+	struct pool *pool = pool_create(1024);
+	struct store_user *u;
+	const char *error;
+	if (store != NULL && store_user_get_by_username(store, l->username, pool, &u, &error) == 0) {
+		struct store_authlog_entry e = {
+			.created = (int64_t)time(NULL), .service = l->service, .remote_ip = l->ip,
+			.success = false, .reason = "ratelimited",
+		};
+		e.expires = e.created + (int64_t)srv.config->auth_settings.authlog_days * 86400;
+		memcpy(e.user, u->id, STORE_ID_SIZE);
+		if (store_authlog_add(store, &e, &error) < 0)
+			log_warn("event=authlog_failed user=%s error=\"%s\"", u->id, error);
+	}
+	pool_destroy(&pool);
+}
+
+static void limited_log_done(void *arg)
+{
+	struct limited_log *l = arg;
+	free(l->service);
+	free(l->username);
+	free(l->ip);
+	free(l);
+}
+
+static void limited_log(const struct auth_job *job)
+{
+	struct limited_log *l = xcalloc(1, sizeof(*l));
+	l->service = xstrdup(job->check.service);
+	l->username = xstrdup(job->check.username);
+	l->ip = xstrdup(job->check.remote_ip);
+	workpool_submit(srv.pool, limited_log_run, limited_log_done, l);
+}
+
 /* The limits said yes (wait == 0) or no: run the check or refuse. */
 static void limits_decided(struct auth_job *job, unsigned int wait, bool unavailable)
 {
@@ -218,6 +262,8 @@ static void limits_decided(struct auth_job *job, unsigned int wait, bool unavail
 		else
 			reply(job->ac->conn, "FAIL", job->id, "ratelimited", after, NULL);
 	}
+	if (!unavailable)
+		limited_log(job);
 	job_unlink(job);
 	job_free(job);
 }

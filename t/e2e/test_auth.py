@@ -132,6 +132,11 @@ class Auth(unittest.TestCase):
         self.assertEqual(r[:3], ["FAIL", r[1], "ratelimited"])
         self.assertGreaterEqual(int(r[3]), 1)
         self.assertEqual(self.c.auth("RL", "rl pw")[2], "ratelimited")
+        # refused attempts are in the auth log too (written off the loop)
+        deadline = time.time() + 2
+        while "ratelimited" not in self.wd("authlog", "rl") and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("ratelimited", self.wd("authlog", "rl"))
         time.sleep(2.2)
         self.assertEqual(self.c.auth("rl", "rl pw")[0], "OK")
         # a success resets the count
