@@ -526,13 +526,10 @@ int auth_server_start(struct event_base *base, const struct config *config,
 	srv.purge_ev = event_new(base, -1, EV_PERSIST, purge_cb, NULL);
 	event_add(srv.purge_ev, &tv);
 	event_base_once(base, -1, EV_TIMEOUT, purge_cb, NULL, &now);
-	if (config->redis.address[0] != '\0') {
-		struct redis_settings rs = { .address = config->redis.address, .db = config->redis.db,
-					     .timeout_msecs = (unsigned int)config->redis.timeout };
-		srv.redis = redis_create(base, &rs, error_r);
-		if (srv.redis == NULL)
-			return -1;
-	}
+	struct redis_settings rs;
+	if (redis_settings_from_config(&rs, config) &&
+	    (srv.redis = redis_create(base, &rs, error_r)) == NULL)
+		return -1;
 	return 0;
 }
 

@@ -72,10 +72,9 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
 int imap_limits_start(struct event_base *base, const struct config *config, const char **error_r)
 {
 	l.config = config;
-	if (config->redis.address[0] == '\0')
+	struct redis_settings rs;
+	if (!redis_settings_from_config(&rs, config))
 		return 0;
-	struct redis_settings rs = { .address = config->redis.address, .db = config->redis.db,
-				     .timeout_msecs = (unsigned int)config->redis.timeout };
 	l.redis = redis_create(base, &rs, error_r);
 	if (l.redis == NULL)
 		return -1;

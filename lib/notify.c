@@ -161,15 +161,10 @@ struct notify *notify_open(struct event_base *base, const struct config *config,
 	char *dir = xasprintf("%s/notify", config->data_dir);
 	struct notify *n = notify_create(base, dir, cb, ctx, error_r);
 	free(dir);
-	if (n != NULL && (config->redis.address[0] != '\0' || config->redis.sentinels[0] != '\0')) {
-		struct redis_settings rs = { .address = config->redis.address,
-					     .sentinels = config->redis.sentinels,
-					     .sentinel_master = config->redis.sentinel_master,
-					     .db = config->redis.db,
-					     .timeout_msecs = (unsigned int)config->redis.timeout };
-		if (notify_redis(n, &rs, config->redis.prefix, error_r) < 0)
-			notify_free(&n);
-	}
+	struct redis_settings rs;
+	if (n != NULL && redis_settings_from_config(&rs, config) &&
+	    notify_redis(n, &rs, config->redis.prefix, error_r) < 0)
+		notify_free(&n);
 	return n;
 }
 

@@ -9,6 +9,7 @@
  * connection goes), which frees it; a timeout only detaches the user's
  * callback. */
 #include "redis.h"
+#include "config.h"
 
 #include "log.h"
 #include "mem.h"
@@ -629,4 +630,18 @@ bool redis_subscribed(const struct redis *redis)
 	for (const struct subscription *s = redis->subs; s != NULL; s = s->next)
 		n++;
 	return redis->conns[CONN_SUB].up && redis->conns[CONN_SUB].subscribed >= n;
+}
+
+bool redis_settings_from_config(struct redis_settings *set, const struct config *config)
+{
+	if (config->redis.address[0] == '\0' && config->redis.sentinels[0] == '\0')
+		return false;
+	*set = (struct redis_settings){
+		.address = config->redis.address,
+		.sentinels = config->redis.sentinels,
+		.sentinel_master = config->redis.sentinel_master,
+		.db = config->redis.db,
+		.timeout_msecs = (unsigned int)config->redis.timeout,
+	};
+	return true;
 }

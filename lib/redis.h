@@ -35,6 +35,11 @@ typedef void redis_message_cb(const char *channel, const char *message, size_t l
 
 /* Starts connecting (in the background); never fails for an unreachable
  * server, only for a malformed address. */
+struct config;
+/* The redis.* options of the config; false (and *set untouched) when
+ * neither redis.address nor redis.sentinels is set. */
+bool redis_settings_from_config(struct redis_settings *set, const struct config *config);
+
 struct redis *redis_create(struct event_base *base, const struct redis_settings *set,
 			   const char **error_r);
 void redis_free(struct redis **redis);
