@@ -48,7 +48,7 @@ int store_set_error(struct store *store, enum store_error error, const char *fmt
 	return -1;
 }
 
-static void call_begin(struct store *store, const char *op, const char *arg)
+void store_call_begin(struct store *store, const char *op, const char *arg)
 {
 	store->error = STORE_OK;
 	store->error_msg[0] = '\0';
@@ -56,7 +56,7 @@ static void call_begin(struct store *store, const char *op, const char *arg)
 		  arg == NULL ? "-" : arg);
 }
 
-static int call_end(struct store *store, const char *op, int ret, const char **error_r)
+int store_call_end(struct store *store, const char *op, int ret, const char **error_r)
 {
 	if (ret == 0)
 		return 0;
@@ -77,12 +77,11 @@ static int call_end(struct store *store, const char *op, int ret, const char **e
 	return -1;
 }
 
-/* Fails the call before it reaches the driver. */
-static int call_reject(struct store *store, const char *op, enum store_error error,
-		       const char *msg, const char **error_r)
+int store_call_reject(struct store *store, const char *op, enum store_error error,
+		      const char *msg, const char **error_r)
 {
 	store_set_error(store, error, "%s", msg);
-	return call_end(store, op, -1, error_r);
+	return store_call_end(store, op, -1, error_r);
 }
 
 const char *store_error_name(enum store_error error)
@@ -116,9 +115,9 @@ int store_open(const struct store_settings *set, struct store **store_r,
 	}
 	struct store *store = xcalloc(1, sizeof(*store));
 	store->driver = driver;
-	call_begin(store, "open", set->path);
+	store_call_begin(store, "open", set->path);
 	if (driver->open(store, set) < 0) {
-		(void)call_end(store, "open", -1, error_r);
+		(void)store_call_end(store, "open", -1, error_r);
 		snprintf(open_error, sizeof(open_error), "%s", store->error_msg);
 		*error_r = open_error;
 		free(store);
@@ -314,7 +313,7 @@ static struct store_uid_range *ranges_normalize(const struct store_uid_range *ra
 #define CHECK_ID(store, op, id, error_r) \
 	do { \
 		if (!store_id_valid(id)) \
-			return call_reject(store, op, STORE_ERR_INVALID, \
+			return store_call_reject(store, op, STORE_ERR_INVALID, \
 					   "malformed id", error_r); \
 	} while (0)
 
@@ -324,7 +323,7 @@ int store_user_create(struct store *store, const struct store_user *user,
 		      char id_r[STORE_ID_SIZE], const char **error_r)
 {
 	static const char op[] = "user_create";
-	call_begin(store, op, user->username);
+	store_call_begin(store, op, user->username);
 	struct pool *pool = pool_create(1024);
 	struct store_user copy = *user;
 	const char *unameview, *addrview = NULL, *domain = NULL, *local, *why = NULL;
@@ -347,17 +346,17 @@ int store_user_create(struct store *store, const struct store_user *user,
 		ret = store->driver->user_create(store, &copy, unameview, addrview, domain, id_r);
 	}
 	pool_destroy(&pool);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_user_get(struct store *store, const char *user_id, struct pool *pool,
 		   struct store_user **user_r, const char **error_r)
 {
 	static const char op[] = "user_get";
-	call_begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(store, op, user_id, error_r);
 	int ret = store->driver->user_get(store, user_id, NULL, pool, user_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_user_get_by_username(struct store *store, const char *username,
@@ -365,33 +364,33 @@ int store_user_get_by_username(struct store *store, const char *username,
 			       const char **error_r)
 {
 	static const char op[] = "user_get_by_username";
-	call_begin(store, op, username);
+	store_call_begin(store, op, username);
 	const char *key, *why;
 	if (username == NULL || address_username_key(pool, username, &key, &why) < 0)
-		return call_reject(store, op, STORE_ERR_NOT_FOUND, "no such user", error_r);
+		return store_call_reject(store, op, STORE_ERR_NOT_FOUND, "no such user", error_r);
 	int ret = store->driver->user_get(store, NULL, key, pool, user_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_user_update(struct store *store, const char *user_id, unsigned int fields,
 		      const struct store_user *user, const char **error_r)
 {
 	static const char op[] = "user_update";
-	call_begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(store, op, user_id, error_r);
 	if ((fields & STORE_USER_TAGS) != 0 && !tags_valid(user->tags, user->tags_count))
-		return call_reject(store, op, STORE_ERR_INVALID, "invalid tag", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "invalid tag", error_r);
 	int ret = store->driver->user_update(store, user_id, fields, user);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_user_delete(struct store *store, const char *user_id, const char **error_r)
 {
 	static const char op[] = "user_delete";
-	call_begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(store, op, user_id, error_r);
 	int ret = store->driver->user_delete(store, user_id);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 /* ---- addresses ---- */
@@ -400,7 +399,7 @@ int store_address_add(struct store *store, const char *user_id, const char *addr
 		      bool main, const char **error_r)
 {
 	static const char op[] = "address_add";
-	call_begin(store, op, address);
+	store_call_begin(store, op, address);
 	CHECK_ID(store, op, user_id, error_r);
 	struct pool *pool = pool_create(512);
 	const char *norm, *addrview, *local, *domain, *why;
@@ -421,13 +420,13 @@ int store_address_add(struct store *store, const char *user_id, const char *addr
 							 wildcard, main);
 	}
 	pool_destroy(&pool);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_address_delete(struct store *store, const char *address, const char **error_r)
 {
 	static const char op[] = "address_delete";
-	call_begin(store, op, address);
+	store_call_begin(store, op, address);
 	struct pool *pool = pool_create(512);
 	const char *norm, *why;
 	int ret;
@@ -437,7 +436,7 @@ int store_address_delete(struct store *store, const char *address, const char **
 	else
 		ret = store->driver->address_delete(store, norm);
 	pool_destroy(&pool);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_address_list(struct store *store, const char *user_id, struct pool *pool,
@@ -445,10 +444,10 @@ int store_address_list(struct store *store, const char *user_id, struct pool *po
 		       const char **error_r)
 {
 	static const char op[] = "address_list";
-	call_begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(store, op, user_id, error_r);
 	int ret = store->driver->address_list(store, user_id, pool, addresses_r, count_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 /* Returns 1 and fills *found_r if the driver found it, 0 if not, -1 on a
@@ -527,10 +526,10 @@ int store_address_resolve(struct store *store, const char *address, struct pool 
 			  struct store_address_resolved *resolved_r, const char **error_r)
 {
 	static const char op[] = "address_resolve";
-	call_begin(store, op, address);
+	store_call_begin(store, op, address);
 	const char *norm, *local, *domain, *target, *why;
 	if (address == NULL || address_normalize(pool, address, 0, &norm, &why) < 0)
-		return call_reject(store, op, STORE_ERR_NOT_FOUND, "no such address", error_r);
+		return store_call_reject(store, op, STORE_ERR_NOT_FOUND, "no such address", error_r);
 	memset(resolved_r, 0, sizeof(*resolved_r));
 	address_split(pool, norm, &local, &domain);
 	int ret = resolve_in_domain(store, local, domain, pool, resolved_r);
@@ -544,8 +543,8 @@ int store_address_resolve(struct store *store, const char *address, struct pool 
 		}
 	}
 	if (ret == 0)
-		return call_reject(store, op, STORE_ERR_NOT_FOUND, "no such address", error_r);
-	return call_end(store, op, ret < 0 ? -1 : 0, error_r);
+		return store_call_reject(store, op, STORE_ERR_NOT_FOUND, "no such address", error_r);
+	return store_call_end(store, op, ret < 0 ? -1 : 0, error_r);
 }
 
 static int normalize_domain_arg(struct store *store, struct pool *pool, const char *domain,
@@ -562,7 +561,7 @@ int store_domain_alias_add(struct store *store, const char *alias, const char *d
 			   const char **error_r)
 {
 	static const char op[] = "domain_alias_add";
-	call_begin(store, op, alias);
+	store_call_begin(store, op, alias);
 	struct pool *pool = pool_create(512);
 	const char *a, *d;
 	int ret = -1;
@@ -574,32 +573,32 @@ int store_domain_alias_add(struct store *store, const char *alias, const char *d
 			ret = store->driver->domain_alias_add(store, a, d);
 	}
 	pool_destroy(&pool);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_domain_alias_delete(struct store *store, const char *alias, const char **error_r)
 {
 	static const char op[] = "domain_alias_delete";
-	call_begin(store, op, alias);
+	store_call_begin(store, op, alias);
 	struct pool *pool = pool_create(512);
 	const char *a;
 	int ret = normalize_domain_arg(store, pool, alias, &a);
 	if (ret == 0)
 		ret = store->driver->domain_alias_delete(store, a);
 	pool_destroy(&pool);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_domain_alias_get(struct store *store, const char *alias, struct pool *pool,
 			   const char **domain_r, const char **error_r)
 {
 	static const char op[] = "domain_alias_get";
-	call_begin(store, op, alias);
+	store_call_begin(store, op, alias);
 	const char *a;
 	int ret = normalize_domain_arg(store, pool, alias, &a);
 	if (ret == 0)
 		ret = store->driver->domain_alias_get(store, a, pool, domain_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 /* ---- mailboxes ---- */
@@ -609,25 +608,25 @@ int store_mailbox_create(struct store *store, const char *user_id, const char *p
 			 const char **error_r)
 {
 	static const char op[] = "mailbox_create";
-	call_begin(store, op, path);
+	store_call_begin(store, op, path);
 	CHECK_ID(store, op, user_id, error_r);
 	const char *why;
 	if (!path_valid(path, &why))
-		return call_reject(store, op, STORE_ERR_INVALID, why, error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, why, error_r);
 	if ((unsigned int)special_use > STORE_SPECIAL_ARCHIVE)
-		return call_reject(store, op, STORE_ERR_INVALID, "bad special use", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad special use", error_r);
 	int ret = store->driver->mailbox_create(store, user_id, path, special_use, id_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_get(struct store *store, const char *mailbox_id, struct pool *pool,
 		      struct store_mailbox **mailbox_r, const char **error_r)
 {
 	static const char op[] = "mailbox_get";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	int ret = store->driver->mailbox_get(store, mailbox_id, NULL, NULL, pool, mailbox_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_get_by_path(struct store *store, const char *user_id, const char *path,
@@ -635,12 +634,12 @@ int store_mailbox_get_by_path(struct store *store, const char *user_id, const ch
 			      const char **error_r)
 {
 	static const char op[] = "mailbox_get_by_path";
-	call_begin(store, op, path);
+	store_call_begin(store, op, path);
 	CHECK_ID(store, op, user_id, error_r);
 	if (path == NULL)
-		return call_reject(store, op, STORE_ERR_NOT_FOUND, "no such mailbox", error_r);
+		return store_call_reject(store, op, STORE_ERR_NOT_FOUND, "no such mailbox", error_r);
 	int ret = store->driver->mailbox_get(store, NULL, user_id, path, pool, mailbox_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_list(struct store *store, const char *user_id, struct pool *pool,
@@ -648,53 +647,53 @@ int store_mailbox_list(struct store *store, const char *user_id, struct pool *po
 		       const char **error_r)
 {
 	static const char op[] = "mailbox_list";
-	call_begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(store, op, user_id, error_r);
 	int ret = store->driver->mailbox_list(store, user_id, pool, mailboxes_r, count_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_rename(struct store *store, const char *mailbox_id, const char *new_path,
 			 const char **error_r)
 {
 	static const char op[] = "mailbox_rename";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	const char *why;
 	if (!path_valid(new_path, &why))
-		return call_reject(store, op, STORE_ERR_INVALID, why, error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, why, error_r);
 	int ret = store->driver->mailbox_rename(store, mailbox_id, new_path);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_delete(struct store *store, const char *mailbox_id, const char **error_r)
 {
 	static const char op[] = "mailbox_delete";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	int ret = store->driver->mailbox_delete(store, mailbox_id);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_subscribe(struct store *store, const char *mailbox_id, bool subscribed,
 			    const char **error_r)
 {
 	static const char op[] = "mailbox_subscribe";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	int ret = store->driver->mailbox_subscribe(store, mailbox_id, subscribed);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_mailbox_counts(struct store *store, const char *mailbox_id,
 			 struct store_mailbox_counts *counts_r, const char **error_r)
 {
 	static const char op[] = "mailbox_counts";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	memset(counts_r, 0, sizeof(*counts_r));
 	int ret = store->driver->mailbox_counts(store, mailbox_id, counts_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 /* ---- messages ---- */
@@ -722,13 +721,13 @@ int store_message_append(struct store *store, const char *mailbox_id,
 			 struct store_append_result *result_r, const char **error_r)
 {
 	static const char op[] = "message_append";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	const char *why = check_new_message(msg);
 	if (why != NULL)
-		return call_reject(store, op, STORE_ERR_INVALID, why, error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, why, error_r);
 	int ret = store->driver->message_append(store, mailbox_id, msg, flags, result_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_message_list(struct store *store, const char *mailbox_id,
@@ -736,16 +735,16 @@ int store_message_list(struct store *store, const char *mailbox_id,
 		       store_message_cb *callback, void *context, const char **error_r)
 {
 	static const char op[] = "message_list";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	if (!ranges_valid(ranges, ranges_count))
-		return call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
 	unsigned int sorted_count;
 	struct store_uid_range *sorted = ranges_normalize(ranges, ranges_count, &sorted_count);
 	int ret = store->driver->message_list(store, mailbox_id, sorted, sorted_count,
 					      callback, context);
 	free(sorted);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_message_get(struct store *store, const char *mailbox_id, uint32_t uid,
@@ -753,20 +752,20 @@ int store_message_get(struct store *store, const char *mailbox_id, uint32_t uid,
 		      const char **error_r)
 {
 	static const char op[] = "message_get";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	int ret = store->driver->message_get(store, mailbox_id, uid, pool, msg_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_message_content(struct store *store, const char *message_id, struct pool *pool,
 			  struct store_message_content **content_r, const char **error_r)
 {
 	static const char op[] = "message_content";
-	call_begin(store, op, message_id);
+	store_call_begin(store, op, message_id);
 	CHECK_ID(store, op, message_id, error_r);
 	int ret = store->driver->message_content(store, message_id, pool, content_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_flags_update(struct store *store, const char *mailbox_id,
@@ -775,21 +774,21 @@ int store_flags_update(struct store *store, const char *mailbox_id,
 		       struct store_flags_result *result_r, const char **error_r)
 {
 	static const char op[] = "flags_update";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	if (!ranges_valid(ranges, ranges_count))
-		return call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
 	if ((unsigned int)update->op > STORE_FLAGS_REMOVE ||
 	    (update->flags_count > 0 && update->flags == NULL) ||
 	    !flags_valid(update->flags, update->flags_count))
-		return call_reject(store, op, STORE_ERR_INVALID, "invalid flag", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "invalid flag", error_r);
 	memset(result_r, 0, sizeof(*result_r));
 	unsigned int sorted_count;
 	struct store_uid_range *sorted = ranges_normalize(ranges, ranges_count, &sorted_count);
 	int ret = store->driver->flags_update(store, mailbox_id, sorted, sorted_count, update,
 					      pool, result_r);
 	free(sorted);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_message_copy(struct store *store, const char *src_mailbox_id,
@@ -798,13 +797,13 @@ int store_message_copy(struct store *store, const char *src_mailbox_id,
 		       struct store_copy_result *result_r, const char **error_r)
 {
 	const char *op = (flags & STORE_COPY_MOVE) != 0 ? "message_move" : "message_copy";
-	call_begin(store, op, src_mailbox_id);
+	store_call_begin(store, op, src_mailbox_id);
 	CHECK_ID(store, op, src_mailbox_id, error_r);
 	CHECK_ID(store, op, dst_mailbox_id, error_r);
 	if (!ranges_valid(ranges, ranges_count))
-		return call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
 	if (strcmp(src_mailbox_id, dst_mailbox_id) == 0 && (flags & STORE_COPY_MOVE) != 0)
-		return call_reject(store, op, STORE_ERR_INVALID, "move into the same mailbox",
+		return store_call_reject(store, op, STORE_ERR_INVALID, "move into the same mailbox",
 				   error_r);
 	memset(result_r, 0, sizeof(*result_r));
 	unsigned int sorted_count;
@@ -812,7 +811,7 @@ int store_message_copy(struct store *store, const char *src_mailbox_id,
 	int ret = store->driver->message_copy(store, src_mailbox_id, sorted, sorted_count,
 					      dst_mailbox_id, flags, pool, result_r);
 	free(sorted);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_message_expunge(struct store *store, const char *mailbox_id,
@@ -821,10 +820,10 @@ int store_message_expunge(struct store *store, const char *mailbox_id,
 			  const char **error_r)
 {
 	static const char op[] = "message_expunge";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	if (!ranges_valid(ranges, ranges_count))
-		return call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad uid range", error_r);
 	*uids_r = NULL;
 	*count_r = 0;
 	unsigned int sorted_count;
@@ -832,7 +831,7 @@ int store_message_expunge(struct store *store, const char *mailbox_id,
 	int ret = store->driver->message_expunge(store, mailbox_id, sorted, sorted_count,
 						 pool, uids_r, count_r);
 	free(sorted);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 /* ---- attachments, journal ---- */
@@ -841,20 +840,20 @@ int store_attachment_get(struct store *store, const char *attachment_id, struct 
 			 const unsigned char **data_r, size_t *len_r, const char **error_r)
 {
 	static const char op[] = "attachment_get";
-	call_begin(store, op, attachment_id);
+	store_call_begin(store, op, attachment_id);
 	if (!store_attachment_id_valid(attachment_id))
-		return call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
 	int ret = store->driver->attachment_get(store, attachment_id, pool, data_r, len_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_attachment_read(struct store *store, const char *attachment_id, uint64_t offset,
 			  size_t len, unsigned char *buf, const char **error_r)
 {
 	static const char op[] = "attachment_read";
-	call_begin(store, op, attachment_id);
+	store_call_begin(store, op, attachment_id);
 	if (!store_attachment_id_valid(attachment_id))
-		return call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
 	int ret;
 	if (store->driver->attachment_read != NULL) {
 		ret = store->driver->attachment_read(store, attachment_id, offset, len, buf);
@@ -870,26 +869,26 @@ int store_attachment_read(struct store *store, const char *attachment_id, uint64
 			memcpy(buf, data + offset, len);
 		pool_destroy(&pool);
 	}
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_attachment_info(struct store *store, const char *attachment_id, struct pool *pool,
 			  struct store_attachment_info *info_r, const char **error_r)
 {
 	static const char op[] = "attachment_info";
-	call_begin(store, op, attachment_id);
+	store_call_begin(store, op, attachment_id);
 	if (!store_attachment_id_valid(attachment_id))
-		return call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r);
 	int ret = store->driver->attachment_info(store, attachment_id, pool, info_r);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_journal_since(struct store *store, const char *mailbox_id, uint64_t since,
 			store_journal_cb *callback, void *context, const char **error_r)
 {
 	static const char op[] = "journal_since";
-	call_begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(store, op, mailbox_id, error_r);
 	int ret = store->driver->journal_since(store, mailbox_id, since, callback, context);
-	return call_end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }

@@ -11,38 +11,6 @@
 #define LIST_LIMIT_MAX 1000
 #define TOKEN_HASH_LEN 64
 
-static void begin(struct store *store, const char *op, const char *arg)
-{
-	store->error = STORE_OK;
-	store->error_msg[0] = '\0';
-	log_debug("event=store_call driver=%s op=%s arg=%s", store->driver->name, op,
-		  arg == NULL ? "-" : arg);
-}
-
-static int end(struct store *store, const char *op, int ret, const char **error_r)
-{
-	if (ret == 0)
-		return 0;
-	if (store->error == STORE_OK)
-		store_set_error(store, STORE_ERR_INTERNAL, "driver failed without a reason");
-	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL)
-		log_error("event=store_error driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	else
-		log_debug("event=store_fail driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	*error_r = store->error_msg;
-	return -1;
-}
-
-static int reject(struct store *store, const char *op, const char *msg, const char **error_r)
-{
-	store_set_error(store, STORE_ERR_INVALID, "%s", msg);
-	return end(store, op, -1, error_r);
-}
-
 static bool token_hash_valid(const char *hash)
 {
 	if (hash == NULL || strlen(hash) != TOKEN_HASH_LEN)
@@ -59,14 +27,14 @@ static bool token_hash_valid(const char *hash)
 		if (store->driver->fn == NULL) { \
 			store_set_error(store, STORE_ERR_INTERNAL, "%s: not supported by the %s " \
 					"driver", op, store->driver->name); \
-			return end(store, op, -1, error_r); \
+			return store_call_end(store, op, -1, error_r); \
 		} \
 	} while (0)
 
 #define CHECK_ID(id) \
 	do { \
 		if (!store_id_valid(id)) \
-			return reject(store, op, "malformed id", error_r); \
+			return store_call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r); \
 	} while (0)
 
 int store_user_list(struct store *store, const char *after_id, bool backwards,
@@ -74,22 +42,22 @@ int store_user_list(struct store *store, const char *after_id, bool backwards,
 		    unsigned int *count_r, const char **error_r)
 {
 	const char *op = "user_list";
-	begin(store, op, after_id);
+	store_call_begin(store, op, after_id);
 	CHECK_DRIVER(user_list);
 	if (after_id != NULL)
 		CHECK_ID(after_id);
 	if (limit == 0 || limit > LIST_LIMIT_MAX)
-		return reject(store, op, "bad limit", error_r);
-	return end(store, op, store->driver->user_list(store, after_id, backwards, limit, pool,
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad limit", error_r);
+	return store_call_end(store, op, store->driver->user_list(store, after_id, backwards, limit, pool,
 						       users_r, count_r), error_r);
 }
 
 int store_user_count(struct store *store, uint64_t *count_r, const char **error_r)
 {
 	const char *op = "user_count";
-	begin(store, op, NULL);
+	store_call_begin(store, op, NULL);
 	CHECK_DRIVER(user_count);
-	return end(store, op, store->driver->user_count(store, count_r), error_r);
+	return store_call_end(store, op, store->driver->user_count(store, count_r), error_r);
 }
 
 /* Without a driver's own page call: list the range and keep the wanted end. */
@@ -147,14 +115,14 @@ int store_message_page(struct store *store, const char *mailbox_id, uint32_t fir
 		       store_message_cb *callback, void *context, const char **error_r)
 {
 	const char *op = "message_page";
-	begin(store, op, mailbox_id);
+	store_call_begin(store, op, mailbox_id);
 	CHECK_ID(mailbox_id);
 	if (limit == 0 || limit > LIST_LIMIT_MAX || first > last)
-		return reject(store, op, "bad range or limit", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad range or limit", error_r);
 	if (store->driver->message_page == NULL)
 		return page_fallback(store, mailbox_id, first, last, descending, limit, callback,
-				     context) < 0 ? end(store, op, -1, error_r) : 0;
-	return end(store, op, store->driver->message_page(store, mailbox_id, first, last,
+				     context) < 0 ? store_call_end(store, op, -1, error_r) : 0;
+	return store_call_end(store, op, store->driver->message_page(store, mailbox_id, first, last,
 							  descending, limit, callback, context),
 		   error_r);
 }
@@ -163,7 +131,7 @@ int store_message_tree(struct store *store, const char *message_id, struct pool 
 		       const unsigned char **tree_r, size_t *len_r, const char **error_r)
 {
 	const char *op = "message_tree";
-	begin(store, op, message_id);
+	store_call_begin(store, op, message_id);
 	CHECK_ID(message_id);
 	if (store->driver->message_tree == NULL) {
 		struct store_message_content *content;
@@ -172,9 +140,9 @@ int store_message_tree(struct store *store, const char *message_id, struct pool 
 			*tree_r = content->tree;
 			*len_r = content->tree_len;
 		}
-		return end(store, op, ret, error_r);
+		return store_call_end(store, op, ret, error_r);
 	}
-	return end(store, op, store->driver->message_tree(store, message_id, pool, tree_r, len_r),
+	return store_call_end(store, op, store->driver->message_tree(store, message_id, pool, tree_r, len_r),
 		   error_r);
 }
 
@@ -182,12 +150,12 @@ int store_token_add(struct store *store, const char *user_id, const char *token_
 		    int64_t expires, const char **error_r)
 {
 	const char *op = "token_add";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_DRIVER(token_add);
 	CHECK_ID(user_id);
 	if (!token_hash_valid(token_hash))
-		return reject(store, op, "malformed token hash", error_r);
-	return end(store, op, store->driver->token_add(store, user_id, token_hash, expires),
+		return store_call_reject(store, op, STORE_ERR_INVALID, "malformed token hash", error_r);
+	return store_call_end(store, op, store->driver->token_add(store, user_id, token_hash, expires),
 		   error_r);
 }
 
@@ -195,22 +163,22 @@ int store_token_get(struct store *store, const char *token_hash, int64_t now,
 		    char user_id_r[STORE_ID_SIZE], const char **error_r)
 {
 	const char *op = "token_get";
-	begin(store, op, NULL);
+	store_call_begin(store, op, NULL);
 	CHECK_DRIVER(token_get);
 	if (!token_hash_valid(token_hash))
-		return reject(store, op, "malformed token hash", error_r);
-	return end(store, op, store->driver->token_get(store, token_hash, now, user_id_r),
+		return store_call_reject(store, op, STORE_ERR_INVALID, "malformed token hash", error_r);
+	return store_call_end(store, op, store->driver->token_get(store, token_hash, now, user_id_r),
 		   error_r);
 }
 
 int store_token_delete(struct store *store, const char *token_hash, const char **error_r)
 {
 	const char *op = "token_delete";
-	begin(store, op, NULL);
+	store_call_begin(store, op, NULL);
 	CHECK_DRIVER(token_delete);
 	if (!token_hash_valid(token_hash))
-		return reject(store, op, "malformed token hash", error_r);
-	return end(store, op, store->driver->token_delete(store, token_hash), error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "malformed token hash", error_r);
+	return store_call_end(store, op, store->driver->token_delete(store, token_hash), error_r);
 }
 
 int store_journal_user_since(struct store *store, const char *user_id, int64_t after,
@@ -218,12 +186,12 @@ int store_journal_user_since(struct store *store, const char *user_id, int64_t a
 			     const char **error_r)
 {
 	const char *op = "journal_user_since";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_DRIVER(journal_user_since);
 	CHECK_ID(user_id);
 	if (limit == 0 || limit > 100000 || after < 0)
-		return reject(store, op, "bad position or limit", error_r);
-	return end(store, op, store->driver->journal_user_since(store, user_id, after, limit,
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad position or limit", error_r);
+	return store_call_end(store, op, store->driver->journal_user_since(store, user_id, after, limit,
 								callback, context), error_r);
 }
 
@@ -231,9 +199,9 @@ int store_journal_user_last(struct store *store, const char *user_id, int64_t *p
 			    const char **error_r)
 {
 	const char *op = "journal_user_last";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_DRIVER(journal_user_last);
 	CHECK_ID(user_id);
-	return end(store, op, store->driver->journal_user_last(store, user_id, position_r),
+	return store_call_end(store, op, store->driver->journal_user_last(store, user_id, position_r),
 		   error_r);
 }

@@ -14,38 +14,6 @@
 #define ASP_SCOPES_MAX 8
 #define AUTHLOG_LIST_MAX 10000
 
-static void begin(struct store *store, const char *op, const char *arg)
-{
-	store->error = STORE_OK;
-	store->error_msg[0] = '\0';
-	log_debug("event=store_call driver=%s op=%s arg=%s", store->driver->name, op,
-		  arg == NULL ? "-" : arg);
-}
-
-static int end(struct store *store, const char *op, int ret, const char **error_r)
-{
-	if (ret == 0)
-		return 0;
-	if (store->error == STORE_OK)
-		store_set_error(store, STORE_ERR_INTERNAL, "driver failed without a reason");
-	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL)
-		log_error("event=store_error driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	else
-		log_debug("event=store_fail driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	*error_r = store->error_msg;
-	return -1;
-}
-
-static int reject(struct store *store, const char *op, const char *msg, const char **error_r)
-{
-	store_set_error(store, STORE_ERR_INVALID, "%s", msg);
-	return end(store, op, -1, error_r);
-}
-
 /* NULL, or UTF-8 without control characters and at most max bytes. */
 static bool text_ok(const char *s, size_t max)
 {
@@ -72,40 +40,40 @@ static bool scope_valid(const char *scope)
 #define CHECK_ID(id) \
 	do { \
 		if (!store_id_valid(id)) \
-			return reject(store, op, "malformed id", error_r); \
+			return store_call_reject(store, op, STORE_ERR_INVALID, "malformed id", error_r); \
 	} while (0)
 
 int store_asp_create(struct store *store, const char *user_id, const struct store_asp *asp,
 		     char id_r[STORE_ID_SIZE], const char **error_r)
 {
 	static const char op[] = "asp_create";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(user_id);
 	if (asp->scopes_count == 0 || asp->scopes_count > ASP_SCOPES_MAX || asp->scopes == NULL)
-		return reject(store, op, "an application password needs scopes", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "an application password needs scopes", error_r);
 	for (unsigned int i = 0; i < asp->scopes_count; i++)
 		if (!scope_valid(asp->scopes[i]))
-			return reject(store, op, "unknown scope (imap, pop3, smtp or *)", error_r);
+			return store_call_reject(store, op, STORE_ERR_INVALID, "unknown scope (imap, pop3, smtp or *)", error_r);
 	if (!text_ok(asp->description, DESCRIPTION_MAX))
-		return reject(store, op, "invalid description", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "invalid description", error_r);
 	if (asp->password_hash == NULL || asp->password_hash[0] == '\0' ||
 	    !text_ok(asp->password_hash, FIELD_MAX))
-		return reject(store, op, "missing password hash", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "missing password hash", error_r);
 	struct pool *pool = pool_create(256);
 	const char *scopes = store_flags_join(pool, asp->scopes, asp->scopes_count);
 	int ret = store->driver->asp_create(store, user_id, asp->description, scopes,
 					    asp->password_hash, id_r);
 	pool_destroy(&pool);
-	return end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_asp_list(struct store *store, const char *user_id, struct pool *pool,
 		   struct store_asp **asps_r, unsigned int *count_r, const char **error_r)
 {
 	static const char op[] = "asp_list";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(user_id);
-	return end(store, op, store->driver->asp_list(store, user_id, pool, asps_r, count_r),
+	return store_call_end(store, op, store->driver->asp_list(store, user_id, pool, asps_r, count_r),
 		   error_r);
 }
 
@@ -113,28 +81,28 @@ int store_asp_delete(struct store *store, const char *user_id, const char *asp_i
 		     const char **error_r)
 {
 	static const char op[] = "asp_delete";
-	begin(store, op, asp_id);
+	store_call_begin(store, op, asp_id);
 	CHECK_ID(user_id);
 	CHECK_ID(asp_id);
-	return end(store, op, store->driver->asp_delete(store, user_id, asp_id), error_r);
+	return store_call_end(store, op, store->driver->asp_delete(store, user_id, asp_id), error_r);
 }
 
 int store_asp_touch(struct store *store, const char *asp_id, int64_t when,
 		    const char **error_r)
 {
 	static const char op[] = "asp_touch";
-	begin(store, op, asp_id);
+	store_call_begin(store, op, asp_id);
 	CHECK_ID(asp_id);
-	return end(store, op, store->driver->asp_touch(store, asp_id, when), error_r);
+	return store_call_end(store, op, store->driver->asp_touch(store, asp_id, when), error_r);
 }
 
 int store_totp_get(struct store *store, const char *user_id, struct pool *pool,
 		   const char **secret_r, bool *enabled_r, const char **error_r)
 {
 	static const char op[] = "totp_get";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(user_id);
-	return end(store, op, store->driver->totp_get(store, user_id, pool, secret_r, enabled_r),
+	return store_call_end(store, op, store->driver->totp_get(store, user_id, pool, secret_r, enabled_r),
 		   error_r);
 }
 
@@ -142,38 +110,38 @@ int store_totp_set(struct store *store, const char *user_id, const char *secret,
 		   const char **error_r)
 {
 	static const char op[] = "totp_set";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(user_id);
 	if (secret != NULL && (secret[0] == '\0' || !text_ok(secret, FIELD_MAX)))
-		return reject(store, op, "invalid secret", error_r);
-	return end(store, op, store->driver->totp_set(store, user_id, secret, enabled), error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "invalid secret", error_r);
+	return store_call_end(store, op, store->driver->totp_set(store, user_id, secret, enabled), error_r);
 }
 
 int store_totp_use(struct store *store, const char *user_id, uint64_t step,
 		   const char **error_r)
 {
 	static const char op[] = "totp_use";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(user_id);
 	if (step > INT64_MAX)
-		return reject(store, op, "step out of range", error_r);
-	return end(store, op, store->driver->totp_use(store, user_id, step), error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "step out of range", error_r);
+	return store_call_end(store, op, store->driver->totp_use(store, user_id, step), error_r);
 }
 
 int store_authlog_add(struct store *store, const struct store_authlog_entry *entry,
 		      const char **error_r)
 {
 	static const char op[] = "authlog_add";
-	begin(store, op, entry->user);
+	store_call_begin(store, op, entry->user);
 	CHECK_ID(entry->user);
 	if (entry->asp != NULL)
 		CHECK_ID(entry->asp);
 	if (!text_ok(entry->service, FIELD_MAX) || !text_ok(entry->remote_ip, FIELD_MAX) ||
 	    !text_ok(entry->reason, FIELD_MAX))
-		return reject(store, op, "invalid text field", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "invalid text field", error_r);
 	if (entry->expires <= entry->created)
-		return reject(store, op, "entry expires before it is made", error_r);
-	return end(store, op, store->driver->authlog_add(store, entry), error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "entry expires before it is made", error_r);
+	return store_call_end(store, op, store->driver->authlog_add(store, entry), error_r);
 }
 
 int store_authlog_list(struct store *store, const char *user_id, int64_t now,
@@ -182,11 +150,11 @@ int store_authlog_list(struct store *store, const char *user_id, int64_t now,
 		       const char **error_r)
 {
 	static const char op[] = "authlog_list";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(user_id);
 	if (limit == 0 || limit > AUTHLOG_LIST_MAX)
 		limit = AUTHLOG_LIST_MAX;
-	return end(store, op, store->driver->authlog_list(store, user_id, now, limit, pool,
+	return store_call_end(store, op, store->driver->authlog_list(store, user_id, now, limit, pool,
 							  entries_r, count_r), error_r);
 }
 
@@ -194,9 +162,9 @@ int store_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r
 			const char **error_r)
 {
 	static const char op[] = "authlog_purge";
-	begin(store, op, NULL);
+	store_call_begin(store, op, NULL);
 	unsigned int dummy;
-	return end(store, op, store->driver->authlog_purge(store, now,
+	return store_call_end(store, op, store->driver->authlog_purge(store, now,
 							   purged_r != NULL ? purged_r : &dummy),
 		   error_r);
 }

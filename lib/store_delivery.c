@@ -15,43 +15,10 @@
 #define FILTER_FIELD_MAX 4096
 #define TARGETS_MAX 100
 
-static void begin(struct store *store, const char *op, const char *arg)
-{
-	store->error = STORE_OK;
-	store->error_msg[0] = '\0';
-	log_debug("event=store_call driver=%s op=%s arg=%s", store->driver->name, op,
-		  arg == NULL ? "-" : arg);
-}
-
-static int end(struct store *store, const char *op, int ret, const char **error_r)
-{
-	if (ret == 0)
-		return 0;
-	if (store->error == STORE_OK)
-		store_set_error(store, STORE_ERR_INTERNAL, "driver failed without a reason");
-	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL)
-		log_error("event=store_error driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	else
-		log_debug("event=store_fail driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	*error_r = store->error_msg;
-	return -1;
-}
-
-static int reject(struct store *store, const char *op, enum store_error error, const char *msg,
-		  const char **error_r)
-{
-	store_set_error(store, error, "%s", msg);
-	return end(store, op, -1, error_r);
-}
-
 #define CHECK_ID(op, id) \
 	do { \
 		if ((id) == NULL || !store_id_valid(id)) \
-			return reject(store, op, STORE_ERR_NOT_FOUND, "no such id", error_r); \
+			return store_call_reject(store, op, STORE_ERR_NOT_FOUND, "no such id", error_r); \
 	} while (0)
 
 static bool field_ok(const char *s, size_t max)
@@ -64,30 +31,30 @@ int store_filter_add(struct store *store, const char *user_id,
 		     const char **error_r)
 {
 	static const char op[] = "filter_add";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
 	const char *fields[] = { filter->name, filter->from, filter->to, filter->subject,
 				 filter->list_id, filter->text, filter->mailbox, filter->forward,
 				 filter->webhook };
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (!field_ok(fields[i], FILTER_FIELD_MAX))
-			return reject(store, op, STORE_ERR_INVALID, "filter field too long", error_r);
+			return store_call_reject(store, op, STORE_ERR_INVALID, "filter field too long", error_r);
 	if (filter->mailbox != NULL && !store_id_valid(filter->mailbox))
-		return reject(store, op, STORE_ERR_INVALID, "bad mailbox id", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad mailbox id", error_r);
 	if (filter->webhook != NULL && strncmp(filter->webhook, "http://", 7) != 0 &&
 	    strncmp(filter->webhook, "https://", 8) != 0)
-		return reject(store, op, STORE_ERR_INVALID, "webhook is not an http(s) URL", error_r);
-	return end(store, op, store->driver->filter_add(store, user_id, filter, id_r), error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "webhook is not an http(s) URL", error_r);
+	return store_call_end(store, op, store->driver->filter_add(store, user_id, filter, id_r), error_r);
 }
 
 int store_filter_delete(struct store *store, const char *user_id, const char *filter_id,
 			const char **error_r)
 {
 	static const char op[] = "filter_delete";
-	begin(store, op, filter_id);
+	store_call_begin(store, op, filter_id);
 	CHECK_ID(op, user_id);
 	CHECK_ID(op, filter_id);
-	return end(store, op, store->driver->filter_delete(store, user_id, filter_id), error_r);
+	return store_call_end(store, op, store->driver->filter_delete(store, user_id, filter_id), error_r);
 }
 
 int store_filter_list(struct store *store, const char *user_id, struct pool *pool,
@@ -95,9 +62,9 @@ int store_filter_list(struct store *store, const char *user_id, struct pool *poo
 		      const char **error_r)
 {
 	static const char op[] = "filter_list";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
-	return end(store, op, store->driver->filter_list(store, user_id, pool, filters_r, count_r),
+	return store_call_end(store, op, store->driver->filter_list(store, user_id, pool, filters_r, count_r),
 		   error_r);
 }
 
@@ -105,52 +72,52 @@ int store_autoreply_set(struct store *store, const char *user_id,
 			const struct store_autoreply *autoreply, const char **error_r)
 {
 	static const char op[] = "autoreply_set";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
 	if (!field_ok(autoreply->subject, 1024) || !field_ok(autoreply->name, 1024))
-		return reject(store, op, STORE_ERR_INVALID, "autoreply field too long", error_r);
-	return end(store, op, store->driver->autoreply_set(store, user_id, autoreply), error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "autoreply field too long", error_r);
+	return store_call_end(store, op, store->driver->autoreply_set(store, user_id, autoreply), error_r);
 }
 
 int store_autoreply_get(struct store *store, const char *user_id, struct pool *pool,
 			struct store_autoreply **autoreply_r, const char **error_r)
 {
 	static const char op[] = "autoreply_get";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
-	return end(store, op, store->driver->autoreply_get(store, user_id, pool, autoreply_r),
+	return store_call_end(store, op, store->driver->autoreply_get(store, user_id, pool, autoreply_r),
 		   error_r);
 }
 
 int store_autoreply_delete(struct store *store, const char *user_id, const char **error_r)
 {
 	static const char op[] = "autoreply_delete";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
-	return end(store, op, store->driver->autoreply_delete(store, user_id), error_r);
+	return store_call_end(store, op, store->driver->autoreply_delete(store, user_id), error_r);
 }
 
 int store_user_targets_set(struct store *store, const char *user_id,
 			   const char *const *targets, unsigned int count, const char **error_r)
 {
 	static const char op[] = "user_targets_set";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
 	if (count > TARGETS_MAX)
-		return reject(store, op, STORE_ERR_INVALID, "too many targets", error_r);
+		return store_call_reject(store, op, STORE_ERR_INVALID, "too many targets", error_r);
 	struct pool *pool = pool_create(1024);
 	const char *joined = NULL;
 	for (unsigned int i = 0; i < count; i++) {
 		if (targets[i] == NULL || targets[i][0] == '\0' || strpbrk(targets[i], "\r\n") ||
 		    !field_ok(targets[i], URL_MAX)) {
 			pool_destroy(&pool);
-			return reject(store, op, STORE_ERR_INVALID, "bad target", error_r);
+			return store_call_reject(store, op, STORE_ERR_INVALID, "bad target", error_r);
 		}
 		joined = joined == NULL ? targets[i] : pool_printf(pool, "%s\n%s", joined, targets[i]);
 	}
 	int ret = store->driver->targets_set(store, user_id, joined);
 	pool_destroy(&pool);
-	return end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_user_targets_get(struct store *store, const char *user_id, struct pool *pool,
@@ -158,7 +125,7 @@ int store_user_targets_get(struct store *store, const char *user_id, struct pool
 			   const char **error_r)
 {
 	static const char op[] = "user_targets_get";
-	begin(store, op, user_id);
+	store_call_begin(store, op, user_id);
 	CHECK_ID(op, user_id);
 	const char *joined = NULL;
 	*targets_r = NULL;
@@ -177,17 +144,17 @@ int store_user_targets_get(struct store *store, const char *user_id, struct pool
 		*targets_r = list;
 		*count_r = i;
 	}
-	return end(store, op, ret, error_r);
+	return store_call_end(store, op, ret, error_r);
 }
 
 int store_counter_add(struct store *store, const char *key, int64_t delta, int64_t ttl_secs,
 		      int64_t *value_r, const char **error_r)
 {
 	static const char op[] = "counter_add";
-	begin(store, op, key);
+	store_call_begin(store, op, key);
 	if (key == NULL || key[0] == '\0' || !field_ok(key, KEY_MAX) || ttl_secs <= 0)
-		return reject(store, op, STORE_ERR_INVALID, "bad counter key or ttl", error_r);
-	return end(store, op, store->driver->counter_add(store, key, delta, ttl_secs, value_r),
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad counter key or ttl", error_r);
+	return store_call_end(store, op, store->driver->counter_add(store, key, delta, ttl_secs, value_r),
 		   error_r);
 }
 
@@ -195,10 +162,10 @@ int store_webhook_enqueue(struct store *store, const char *user_id, const char *
 			  const char *event, const char *payload, const char **error_r)
 {
 	static const char op[] = "webhook_enqueue";
-	begin(store, op, url);
+	store_call_begin(store, op, url);
 	CHECK_ID(op, user_id);
 	if (url == NULL || !field_ok(url, URL_MAX) || event == NULL)
-		return reject(store, op, STORE_ERR_INVALID, "bad webhook", error_r);
-	return end(store, op, store->driver->webhook_enqueue(store, user_id, url, event, payload),
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad webhook", error_r);
+	return store_call_end(store, op, store->driver->webhook_enqueue(store, user_id, url, event, payload),
 		   error_r);
 }

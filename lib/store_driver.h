@@ -171,6 +171,16 @@ struct store {
 extern const struct store_driver store_driver_sqlite;
 extern const struct store_driver store_driver_mongodb;
 
+/* The frame the dispatchers (store*.c) put around one driver call: begin
+ * clears the last error and logs the call at debug level; end logs a
+ * failure (error level for TEMPORARY and INTERNAL, the faults of the
+ * server) and hands its text to *error_r; reject fails a call before it
+ * reaches the driver. end and reject return ret / -1. */
+void store_call_begin(struct store *store, const char *op, const char *arg);
+int store_call_end(struct store *store, const char *op, int ret, const char **error_r);
+int store_call_reject(struct store *store, const char *op, enum store_error error,
+		      const char *msg, const char **error_r);
+
 /* Records the error of the current call; always returns -1. */
 int store_set_error(struct store *store, enum store_error error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -23,20 +23,6 @@ static int call_begin(struct store *store, const char *op, const char *arg, cons
 	return 0;
 }
 
-static int call_end(struct store *store, const char *op, int ret, const char **error_r)
-{
-	if (ret == 0)
-		return 0;
-	if (store->error == STORE_OK)
-		store_set_error(store, STORE_ERR_INTERNAL, "driver failed without a reason");
-	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL)
-		log_error("event=store_error driver=%s op=%s code=%s error=%s",
-			  store->driver->name, op, store_error_name(store->error),
-			  store->error_msg);
-	*error_r = store->error_msg;
-	return -1;
-}
-
 static bool kind_ok(const char *kind)
 {
 	return kind != NULL && kind[0] != '\0' && strnlen(kind, KIND_MAX + 1) <= KIND_MAX;
@@ -45,13 +31,13 @@ static bool kind_ok(const char *kind)
 #define BEGIN(op, arg, fn) \
 	do { \
 		if (call_begin(store, op, arg, (const void *)(fn)) < 0) \
-			return call_end(store, op, -1, error_r); \
+			return store_call_end(store, op, -1, error_r); \
 	} while (0)
 #define INVALID(op, cond, msg) \
 	do { \
 		if (cond) { \
 			store_set_error(store, STORE_ERR_INVALID, "%s", msg); \
-			return call_end(store, op, -1, error_r); \
+			return store_call_end(store, op, -1, error_r); \
 		} \
 	} while (0)
 
@@ -64,7 +50,7 @@ int store_object_add(struct store *store, const char *kind, const char *user_id,
 	INVALID(op, !kind_ok(kind) || doc == NULL || strnlen(doc, DOC_MAX + 1) > DOC_MAX ||
 		(key != NULL && strnlen(key, KEY_MAX + 1) > KEY_MAX), "bad object");
 	INVALID(op, user_id != NULL && !store_id_valid(user_id), "bad user id");
-	return call_end(store, op, store->driver->object_add(store, kind, user_id, key, doc,
+	return store_call_end(store, op, store->driver->object_add(store, kind, user_id, key, doc,
 							     unique, id_r), error_r);
 }
 
@@ -77,7 +63,7 @@ int store_object_list(struct store *store, const char *kind, const char *user_id
 	INVALID(op, !kind_ok(kind), "bad kind");
 	*objects_r = NULL;
 	*count_r = 0;
-	return call_end(store, op, store->driver->object_list(store, kind, user_id, key, pool,
+	return store_call_end(store, op, store->driver->object_list(store, kind, user_id, key, pool,
 							      objects_r, count_r), error_r);
 }
 
@@ -89,9 +75,9 @@ int store_object_get(struct store *store, const char *kind, const char *id, stru
 	INVALID(op, !kind_ok(kind), "bad kind");
 	if (id == NULL || !store_id_valid(id)) {
 		store_set_error(store, STORE_ERR_NOT_FOUND, "no such id");
-		return call_end(store, op, -1, error_r);
+		return store_call_end(store, op, -1, error_r);
 	}
-	return call_end(store, op, store->driver->object_get(store, kind, id, pool, object_r),
+	return store_call_end(store, op, store->driver->object_get(store, kind, id, pool, object_r),
 			error_r);
 }
 
@@ -103,9 +89,9 @@ int store_object_delete(struct store *store, const char *kind, const char *id,
 	INVALID(op, !kind_ok(kind), "bad kind");
 	if (id == NULL || !store_id_valid(id)) {
 		store_set_error(store, STORE_ERR_NOT_FOUND, "no such id");
-		return call_end(store, op, -1, error_r);
+		return store_call_end(store, op, -1, error_r);
 	}
-	return call_end(store, op, store->driver->object_delete(store, kind, id), error_r);
+	return store_call_end(store, op, store->driver->object_delete(store, kind, id), error_r);
 }
 
 int store_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
@@ -117,7 +103,7 @@ int store_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 	INVALID(op, limit == 0 || limit > 1000 || lease_secs <= 0, "bad limit or lease");
 	*calls_r = NULL;
 	*count_r = 0;
-	return call_end(store, op, store->driver->webhook_claim(store, now, lease_secs, limit,
+	return store_call_end(store, op, store->driver->webhook_claim(store, now, lease_secs, limit,
 								pool, calls_r, count_r),
 			error_r);
 }
@@ -126,7 +112,7 @@ int store_webhook_done(struct store *store, int64_t id, const char **error_r)
 {
 	static const char op[] = "webhook_done";
 	BEGIN(op, NULL, store->driver->webhook_done);
-	return call_end(store, op, store->driver->webhook_done(store, id), error_r);
+	return store_call_end(store, op, store->driver->webhook_done(store, id), error_r);
 }
 
 int store_webhook_retry(struct store *store, int64_t id, int64_t next_try,
@@ -134,5 +120,5 @@ int store_webhook_retry(struct store *store, int64_t id, int64_t next_try,
 {
 	static const char op[] = "webhook_retry";
 	BEGIN(op, NULL, store->driver->webhook_retry);
-	return call_end(store, op, store->driver->webhook_retry(store, id, next_try), error_r);
+	return store_call_end(store, op, store->driver->webhook_retry(store, id, next_try), error_r);
 }
