@@ -25,6 +25,8 @@ struct lmtp_settings {
 	const char *hostname;
 	int64_t autoreply_interval;	/* seconds */
 	unsigned int forwards_per_day;
+	bool redis_counters;		/* lmtp_redis is set: store jobs gate through it */
+	const char *redis_prefix;	/* key prefix of the Redis counters */
 };
 
 extern struct lmtp_settings lmtp_set;
@@ -34,6 +36,11 @@ extern struct workpool *lmtp_workpool;
 extern struct notify *lmtp_notify;
 
 extern const struct conn_handler lmtp_conn_handler;
+/* The counters' Redis (redis.address or redis.sentinels), or NULL: the
+ * store's counters table then decides (see wd-lmtp(8)). Set before the
+ * first connection and cleared at shutdown; store jobs only test it. */
+struct redis;
+extern struct redis *lmtp_redis;
 
 /* An accepted recipient of the current transaction. */
 struct lmtp_rcpt {
@@ -60,6 +67,8 @@ struct lmtp_rcpt_job {
 };
 void lmtp_rcpt_job_run(void *thread_ctx, void *job);
 
+struct lmtp_gated;
+
 struct lmtp_data_job {
 	void *session;
 	struct pool *pool;
@@ -69,8 +78,36 @@ struct lmtp_data_job {
 	const struct lmtp_rcpt *rcpts;
 	unsigned int rcpts_count;
 	struct lmtp_reply *replies;	/* one per recipient */
+	/* outbound mail waiting for its Redis counter (lmtp_gate.c) */
+	struct lmtp_gated *gated;
 };
 void lmtp_data_job_run(void *thread_ctx, void *job);
+
+/* ---- counter gates of outbound mail (lmtp_gate.c) ----
+ * An autoreply is sent once per sender and interval, forwards are counted
+ * per day. With Redis the store job only prepares the outbound file: the
+ * loop asks Redis (SET NX PX, INCR + PEXPIRE) and a store thread then
+ * writes it. Without Redis, or when it does not answer, the store's
+ * counter decides on the store thread, as before. */
+enum lmtp_gate_kind {
+	LMTP_GATE_ONCE,		/* allowed if the key did not exist */
+	LMTP_GATE_LIMIT,	/* allowed while the count is <= limit */
+};
+
+/* Queues on job->gated an outbound message behind a counter: key (without
+ * the Redis prefix), ttl, limit; msg NULL means the job's message itself
+ * (a forward), else msg is taken over (malloc()ed). Store thread. */
+void lmtp_gate_add(struct lmtp_data_job *job, enum lmtp_gate_kind kind, const char *user,
+		   const char *key, int64_t ttl_secs, int64_t limit, const char *sender,
+		   const char *const *rcpts, unsigned int count, const char *prefix,
+		   unsigned char *msg, size_t msg_len);
+/* Loop thread, from the DATA completion: asks Redis for each queued
+ * message and hands the allowed ones to a store thread. Takes job->raw
+ * if a forward needs it (job->raw is then NULL). */
+void lmtp_gate_run(struct lmtp_data_job *job);
+/* Store thread, without Redis: the store counter decides. 0 allowed. */
+int lmtp_gate_store_check(struct store *store, enum lmtp_gate_kind kind, const char *key,
+			  int64_t ttl_secs, int64_t limit);
 
 /* ---- outbound mail (lmtp_outbound.c) ---- */
 
@@ -81,10 +118,12 @@ int lmtp_outbound_write(const char *sender, const char *const *rcpts, unsigned i
 			const unsigned char *prefix, size_t prefix_len,
 			const unsigned char *msg, size_t msg_len, const char **error_r);
 
-/* A text/plain autoreply from user_address to sender. */
+/* A text/plain autoreply from user_address to sender, built into msg
+ * (without the envelope block; the spool sender is <>, the recipient
+ * sender). */
 struct filter_message;
-int lmtp_autoreply_send(struct pool *pool, const struct store_autoreply *ar,
-			const char *user_address, const char *sender,
-			const struct filter_message *orig, const char **error_r);
+void lmtp_autoreply_build(struct pool *pool, const struct store_autoreply *ar,
+			  const char *user_address, const char *sender,
+			  const struct filter_message *orig, struct buffer *msg);
 
 #endif

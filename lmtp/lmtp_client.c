@@ -242,6 +242,7 @@ static void data_done(void *arg)
 		transaction_reset(s);
 		resume_input(s);
 	}
+	lmtp_gate_run(job);
 	free(job->raw);
 	pool_destroy(&job->pool);
 	free(job);

@@ -151,7 +151,10 @@ static int64_t today(void)
 	return (int64_t)time(NULL) / 86400;
 }
 
-static void forward(struct store *store, struct pool *pool, const struct lmtp_data_job *job,
+/* A day's forward counter outlives the day a little (clock skew). */
+#define FORWARDS_TTL (86400 + 3600)
+
+static void forward(struct store *store, struct pool *pool, struct lmtp_data_job *job,
 		    const struct lmtp_rcpt *rcpt, const struct store_user *user,
 		    const struct filter_actions *actions, const struct filter_message *fm)
 {
@@ -183,14 +186,17 @@ static void forward(struct store *store, struct pool *pool, const struct lmtp_da
 		all[n++] = actions->forward[i];
 	unsigned int limit = user->limits.forwards_per_day > 0 ? user->limits.forwards_per_day :
 			     lmtp_set.forwards_per_day;
-	int64_t used;
 	const char *key = pool_printf(pool, "forwards:%s:%lld", rcpt->user, (long long)today());
-	if (store_counter_add(store, key, 1, 86400 + 3600, &used, &error) < 0 ||
-	    used > (int64_t)limit) {
+	const char *prefix = pool_printf(pool, FILTER_FORWARDED_HEADER ": %s\r\n", me);
+	if (lmtp_set.redis_counters) {
+		lmtp_gate_add(job, LMTP_GATE_LIMIT, rcpt->user, key, FORWARDS_TTL, limit,
+			      job->mail_from, all, n, prefix, NULL, 0);
+		return;
+	}
+	if (lmtp_gate_store_check(store, LMTP_GATE_LIMIT, key, FORWARDS_TTL, limit) < 0) {
 		log_warn("event=forward_limit user=%s limit=%u", rcpt->user, limit);
 		return;
 	}
-	const char *prefix = pool_printf(pool, FILTER_FORWARDED_HEADER ": %s\r\n", me);
 	if (lmtp_outbound_write(job->mail_from, all, n, (const unsigned char *)prefix,
 				strlen(prefix), job->raw, job->len, &error) < 0)
 		log_error("event=forward_failed user=%s error=\"%s\"", rcpt->user, error);
@@ -198,7 +204,7 @@ static void forward(struct store *store, struct pool *pool, const struct lmtp_da
 		log_info("event=forwarded user=%s targets=%u", rcpt->user, n);
 }
 
-static void autoreply(struct store *store, struct pool *pool, const struct lmtp_data_job *job,
+static void autoreply(struct store *store, struct pool *pool, struct lmtp_data_job *job,
 		      const struct lmtp_rcpt *rcpt, const struct store_user *user,
 		      const struct filter_message *fm)
 {
@@ -216,17 +222,28 @@ static void autoreply(struct store *store, struct pool *pool, const struct lmtp_
 		log_debug("event=autoreply_skipped user=%s reason=\"%s\"", rcpt->user, why);
 		return;
 	}
-	/* once per sender per interval (a counter in the store; Redis later) */
-	int64_t count;
+	/* once per sender per interval: Redis decides after this job (see
+	 * lmtp_gate.c), else the store's counter now */
 	const char *key = pool_printf(pool, "autoreply:%s:%s", rcpt->user, job->mail_from);
-	if (store_counter_add(store, key, 1, lmtp_set.autoreply_interval, &count, &error) < 0 ||
-	    count != 1)
+	if (!lmtp_set.redis_counters &&
+	    lmtp_gate_store_check(store, LMTP_GATE_ONCE, key, lmtp_set.autoreply_interval, 1) < 0)
 		return;
 	const char *me = user->address != NULL ? user->address : rcpt->matched;
-	if (lmtp_autoreply_send(pool, ar, me, job->mail_from, fm, &error) < 0)
+	struct buffer msg = BUFFER_INIT;
+	lmtp_autoreply_build(pool, ar, me, job->mail_from, fm, &msg);
+	const char *rcpts[1] = { job->mail_from };
+	if (lmtp_set.redis_counters) {
+		size_t len;
+		unsigned char *data = (unsigned char *)buffer_steal(&msg, &len);
+		lmtp_gate_add(job, LMTP_GATE_ONCE, rcpt->user, key, lmtp_set.autoreply_interval, 1,
+			      "", rcpts, 1, NULL, data, len);
+		return;
+	}
+	if (lmtp_outbound_write("", rcpts, 1, NULL, 0, msg.data, msg.len, &error) < 0)
 		log_error("event=autoreply_failed user=%s error=\"%s\"", rcpt->user, error);
 	else
 		log_info("event=autoreply user=%s to=<%s>", rcpt->user, job->mail_from);
+	buffer_free(&msg);
 }
 
 static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned int i,

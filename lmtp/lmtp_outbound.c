@@ -88,11 +88,11 @@ static const char *one_line(struct pool *pool, const char *s)
 	return c;
 }
 
-int lmtp_autoreply_send(struct pool *pool, const struct store_autoreply *ar,
-			const char *user_address, const char *sender,
-			const struct filter_message *orig, const char **error_r)
+void lmtp_autoreply_build(struct pool *pool, const struct store_autoreply *ar,
+			  const char *user_address, const char *sender,
+			  const struct filter_message *orig, struct buffer *out)
 {
-	struct buffer msg = BUFFER_INIT, enc = BUFFER_INIT;
+	struct buffer enc = BUFFER_INIT;
 	char date[64], id[STORE_ID_SIZE];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -101,24 +101,24 @@ int lmtp_autoreply_send(struct pool *pool, const struct store_autoreply *ar,
 	store_id_generate(id);
 	if (ar->name != NULL && ar->name[0] != '\0') {
 		rfc2047_encode(one_line(pool, ar->name), &enc);
-		buffer_printf(&msg, "From: %s <%s>\r\n", buffer_cstr(&enc), user_address);
+		buffer_printf(out, "From: %s <%s>\r\n", buffer_cstr(&enc), user_address);
 	} else {
-		buffer_printf(&msg, "From: <%s>\r\n", user_address);
+		buffer_printf(out, "From: <%s>\r\n", user_address);
 	}
-	buffer_printf(&msg, "To: <%s>\r\n", sender);
+	buffer_printf(out, "To: <%s>\r\n", sender);
 	const char *subject = ar->subject != NULL && ar->subject[0] != '\0' ? ar->subject :
 			      pool_printf(pool, "Auto: %s", orig->subject_raw != NULL ?
 					  orig->subject_raw : "");
 	buffer_truncate(&enc, 0);
 	rfc2047_encode(one_line(pool, subject), &enc);
-	buffer_printf(&msg, "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\n",
+	buffer_printf(out, "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\n",
 		      buffer_cstr(&enc), date, id, lmtp_set.hostname);
 	if (orig->message_id != NULL) {
 		const char *mid = one_line(pool, orig->message_id);
-		buffer_printf(&msg, "In-Reply-To: %s\r\nReferences: %s\r\n", mid, mid);
+		buffer_printf(out, "In-Reply-To: %s\r\nReferences: %s\r\n", mid, mid);
 	}
 	bool html = (ar->text == NULL || ar->text[0] == '\0') && ar->html != NULL;
-	buffer_printf(&msg, "Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n"
+	buffer_printf(out, "Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n"
 		      "Precedence: bulk\r\nMIME-Version: 1.0\r\n"
 		      "Content-Type: text/%s; charset=utf-8\r\n"
 		      "Content-Transfer-Encoding: 8bit\r\n\r\n", html ? "html" : "plain");
@@ -126,14 +126,10 @@ int lmtp_autoreply_send(struct pool *pool, const struct store_autoreply *ar,
 	/* body lines end in CRLF */
 	for (const char *p = body; *p != '\0'; p++) {
 		if (*p == '\n' && (p == body || p[-1] != '\r'))
-			buffer_append_c(&msg, '\r');
-		buffer_append_c(&msg, (unsigned char)*p);
+			buffer_append_c(out, '\r');
+		buffer_append_c(out, (unsigned char)*p);
 	}
-	if (msg.len < 2 || memcmp(msg.data + msg.len - 2, "\r\n", 2) != 0)
-		buffer_append_str(&msg, "\r\n");
-	const char *rcpts[1] = { sender };
-	int ret = lmtp_outbound_write("", rcpts, 1, NULL, 0, msg.data, msg.len, error_r);
-	buffer_free(&msg);
+	if (out->len < 2 || memcmp(out->data + out->len - 2, "\r\n", 2) != 0)
+		buffer_append_str(out, "\r\n");
 	buffer_free(&enc);
-	return ret;
 }

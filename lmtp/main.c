@@ -3,6 +3,7 @@
 #include "lmtp.h"
 #include "log.h"
 #include "notify.h"
+#include "redis.h"
 #include "store.h"
 #include "workpool.h"
 
@@ -97,11 +98,24 @@ static int lmtp_start(struct event_base *base, const struct config *config,
 	};
 	lmtp_workpool = workpool_create(base, &ws);
 	lmtp_notify = notify_open(base, config, NULL, NULL, error_r);
-	return lmtp_notify == NULL ? -1 : 0;
+	if (lmtp_notify == NULL)
+		return -1;
+	/* the autoreply and forward counters (lmtp_gate.c) */
+	struct redis_settings rs;
+	if (redis_settings_from_config(&rs, config)) {
+		lmtp_redis = redis_create(base, &rs, error_r);
+		if (lmtp_redis == NULL)
+			return -1;
+		lmtp_set.redis_counters = true;
+		lmtp_set.redis_prefix = config->redis.prefix;
+	}
+	return 0;
 }
 
 static void lmtp_deinit(void)
 {
+	/* first: its pending replies fall back to the store threads */
+	redis_free(&lmtp_redis);
 	workpool_destroy(&lmtp_workpool);
 	notify_free(&lmtp_notify);
 }

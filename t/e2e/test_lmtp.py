@@ -393,6 +393,82 @@ class Rules(LmtpBase):
             self.assertEqual(e.exception.recipients["gone@example.test"][0], 550)
 
 
+class RedisCounters(LmtpBase):
+    """With redis.address set, the once-per-sender marker and the daily
+    forward count live in Redis; the store counters are the fallback."""
+    suite_options = {"redis": True}
+
+    def redis(self, *args):
+        return subprocess.run(["redis-cli", "-s", self.suite.redis_socket, *args],
+                              capture_output=True, timeout=10, check=True).stdout.decode().strip()
+
+    def wait_spool(self, before, count):
+        self.suite.wait_until(lambda: len(set(self.spool()) - before) >= count, what="spool files")
+        time.sleep(0.3)  # nothing more arrives
+        return sorted(set(self.spool()) - before)
+
+    def test_autoreply_once_per_sender_in_redis(self):
+        uid = self.user("rvacation")
+        self.tool("autoreply", uid, "Away", "Back soon.")
+        before = set(self.spool())
+        with self.lmtp() as l:
+            for _ in range(2):
+                self.assertEqual(l.sendmail("friend@remote.test", ["rvacation@example.test"],
+                                            message(sender="friend@remote.test")), {})
+        new = self.wait_spool(before, 1)
+        self.assertEqual(len(new), 1, new)
+        with open(new[0], "rb") as f:
+            self.assertTrue(f.read().startswith(
+                b"Return-Path: <>\r\nX-Envelope-To: <friend@remote.test>\r\n"))
+        key = f"wd:autoreply:{uid}:friend@remote.test"
+        self.assertEqual(self.redis("EXISTS", key), "1")
+        ttl = int(self.redis("PTTL", key))
+        self.assertTrue(0 < ttl <= 4 * 86400 * 1000, ttl)
+        self.assertEqual(len(self.messages(uid)), 2)
+
+    def test_forward_count_in_redis_and_limit(self):
+        uid = self.user("rforwarder")
+        self.tool("targets", uid, "far@elsewhere.test")
+        day = int(time.time()) // 86400
+        key = f"wd:forwards:{uid}:{day}"
+        before = set(self.spool())
+        with self.lmtp() as l:
+            l.sendmail("a@remote.test", ["rforwarder@example.test"], message())
+        new = self.wait_spool(before, 1)
+        self.assertEqual(len(new), 1, new)
+        self.suite.wait_until(lambda: self.redis("GET", key) == "1", what="forward counter")
+        self.assertGreater(int(self.redis("PTTL", key)), 86400 * 1000)
+        # at the daily limit (2000) nothing more is forwarded; the mail is still stored
+        self.redis("SET", key, "2000")
+        before = set(self.spool())
+        with self.lmtp() as l:
+            self.assertEqual(l.sendmail("a@remote.test", ["rforwarder@example.test"],
+                                        message()), {})
+        time.sleep(0.5)
+        self.assertEqual(sorted(set(self.spool()) - before), [])
+        self.assertEqual(self.redis("GET", key), "2001")
+        self.assertEqual(len(self.messages(uid)), 2)
+
+
+class RedisDown(LmtpBase):
+    """Redis configured but not answering: the store counters decide."""
+    suite_options = {"redis": True}
+
+    def test_store_fallback_when_redis_is_down(self):
+        uid = self.user("fvacation")
+        self.tool("autoreply", uid, "Away", "Back soon.")
+        self.suite.stop_redis()
+        before = set(self.spool())
+        with self.lmtp() as l:
+            for _ in range(2):
+                self.assertEqual(l.sendmail("friend@remote.test", ["fvacation@example.test"],
+                                            message(sender="friend@remote.test")), {})
+        self.suite.wait_until(lambda: len(set(self.spool()) - before) >= 1, what="autoreply")
+        time.sleep(0.5)
+        self.assertEqual(len(set(self.spool()) - before), 1)
+        self.assertIn("event=redis_counter_failed", self.suite.log_text())
+
+
 if __name__ == "__main__":
     unittest.main()
 
