@@ -4,6 +4,7 @@
 #include "api.h"
 
 #include "api_message.h"
+#include "fts.h"
 #include "log.h"
 #include "mem.h"
 #include "message.h"
@@ -118,8 +119,16 @@ static bool uid_param(struct api_req *r, uint32_t *uid_r)
 	return true;
 }
 
+static void search_run(struct store *store, struct api_req *r, const char *q,
+		       const char *only);
+
 static void message_list(struct store *store, struct api_req *r)
 {
+	if (api_query(r, "q") != NULL) {
+		/* WildDuck's listing takes a search too */
+		search_run(store, r, api_query(r, "q"), api_param(r, "mailbox"));
+		return;
+	}
 	unsigned int limit;
 	const char *next, *previous, *error;
 	if (api_page_params(r, &limit, &next, &previous) < 0)
@@ -438,10 +447,18 @@ out:
 
 /* ---- search ---- */
 
+/* The full-text index answers for the messages it has (exact substring of
+ * the folded text: subject, addresses, every header, the body); messages
+ * it has not indexed yet, and queries too short for it, fall back to the
+ * subject and addresses of the envelope, so a just-delivered message is
+ * never missed. */
 struct search_ctx {
 	const char *q;
 	struct collected *col;
 	unsigned int scanned, limit;
+	/* the index's answer for the mailbox being scanned */
+	uint32_t *indexed, *hits;
+	size_t indexed_count, hits_count;
 };
 
 static bool json_has_text(json_t *v, const char *q)
@@ -465,36 +482,87 @@ static bool json_has_text(json_t *v, const char *q)
 	return false;
 }
 
+static bool uid_in(const uint32_t *uids, size_t count, uint32_t uid)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < count && uids[lo] == uid;
+}
+
 static int search_match(const struct store_message *msg, void *context)
 {
 	struct search_ctx *s = context;
 	if (++s->scanned > SEARCH_SCAN_MAX || s->col->count >= s->limit)
 		return 1;
-	json_t *env = api_envelope_json(msg->envelope);
-	bool hit = env != NULL && json_has_text(env, s->q);
-	json_decref(env);
+	bool hit;
+	if (uid_in(s->indexed, s->indexed_count, msg->uid)) {
+		hit = uid_in(s->hits, s->hits_count, msg->uid);
+	} else {
+		json_t *env = api_envelope_json(msg->envelope);
+		hit = env != NULL && json_has_text(env, s->q);
+		json_decref(env);
+	}
 	if (hit)
 		collect(msg, s->col);
 	return 0;
 }
 
-static void search(struct store *store, struct api_req *r)
+static void search_answers_free(struct search_ctx *s)
 {
-	const char *q = api_query(r, "q"), *error;
+	free(s->indexed);
+	free(s->hits);
+	s->indexed = s->hits = NULL;
+	s->indexed_count = s->hits_count = 0;
+}
+
+/* Asks the index about one mailbox; on any failure the scan does all. */
+static void search_ask(struct search_ctx *s, struct fts *fts, const char *folded,
+		       const char *mailbox_id)
+{
+	const char *error;
+	search_answers_free(s);
+	if (fts == NULL)
+		return;
+	if (fts_indexed(fts, mailbox_id, &s->indexed, &s->indexed_count, &error) < 0 ||
+	    (s->indexed_count > 0 &&
+	     fts_query(fts, mailbox_id, FTS_TEXT, folded, &s->hits, &s->hits_count,
+		       &error) < 0)) {
+		log_warn("event=fts_query_failed error=\"%s\"", error);
+		search_answers_free(s);
+	}
+}
+
+/* Searches the user's mailboxes (only: one mailbox id, checked already). */
+static void search_run(struct store *store, struct api_req *r, const char *q, const char *only)
+{
+	const char *error;
 	unsigned int limit;
 	const char *next, *previous;
 	if (api_page_params(r, &limit, &next, &previous) < 0)
 		return;
-	if (q == NULL || q[0] == '\0' || strlen(q) > 256 || !api_text_valid(q, false)) {
+	if (q[0] == '\0' || strlen(q) > 256 || !api_text_valid(q, false)) {
 		api_error(r, 400, "InputValidationError", "q is required (1..256 characters)");
 		return;
 	}
 	struct pool *pool = pool_create(16384);
 	struct store_mailbox *mbs;
 	unsigned int count;
-	const char *only = api_query(r, "mailbox");
 	struct collected col = { .pool = pool };
 	struct search_ctx s = { .q = q, .col = &col, .limit = limit };
+	char *folded = fts_fold(q, strlen(q), NULL);
+	struct fts *fts = NULL;
+	if (folded != NULL && fts_query_usable(folded)) {
+		fts = fts_thread_reader(api_config());
+		/* one snapshot of the index for every mailbox */
+		if (fts != NULL && fts_begin(fts, false, &error) < 0)
+			fts = NULL;
+	}
 	if (only != NULL && api_mailbox_load(store, r, only, pool) == NULL)
 		goto out;
 	if (store_mailbox_list(store, api_param(r, "user"), pool, &mbs, &count, &error) < 0) {
@@ -504,6 +572,7 @@ static void search(struct store *store, struct api_req *r)
 	for (unsigned int i = 0; i < count && col.count < limit; i++) {
 		if (only != NULL && strcmp(only, mbs[i].id) != 0)
 			continue;
+		search_ask(&s, fts, folded, mbs[i].id);
 		if (store_message_page(store, mbs[i].id, 1, UINT32_MAX, true, 1000, search_match,
 				       &s, &error) < 0) {
 			api_store_error(r, store, error, "NoSuchMailbox");
@@ -517,7 +586,96 @@ static void search(struct store *store, struct api_req *r)
 			    (json_int_t)col.count, "nextCursor", json_false(), "previousCursor",
 			    json_false(), "results", results));
 out:
+	if (fts != NULL)
+		fts_rollback(fts); /* a read snapshot: nothing to commit */
+	search_answers_free(&s);
+	free(folded);
 	pool_destroy(&pool);
+}
+
+static void search(struct store *store, struct api_req *r)
+{
+	const char *q = api_query(r, "q");
+	search_run(store, r, q != NULL ? q : "", api_query(r, "mailbox"));
+}
+
+/* ---- threads ---- */
+
+struct threads_ctx {
+	struct store *store;
+	struct pool *pool;
+	json_t *results;
+	unsigned int count, limit;
+	bool more;
+	int64_t last;	/* the cursor of the next page */
+};
+
+static int thread_row(const struct fts_thread_row *row, void *context)
+{
+	struct threads_ctx *t = context;
+	struct store_message *msg;
+	if (t->count == t->limit) {
+		t->more = true;
+		return 1;
+	}
+	t->count++;
+	const char *error;
+	json_t *item = json_pack("{s:s, s:I}", "id", row->thread, "messages",
+				 (json_int_t)row->messages);
+	/* the newest message gives the thread its subject and date; gone
+	 * since it was indexed: the thread is still listed */
+	if (store_message_get(t->store, row->mailbox, row->uid, t->pool, &msg, &error) == 0) {
+		char date[32];
+		api_time_iso(msg->idate, date);
+		json_object_set_new(item, "subject", json_string(msg->subject != NULL ?
+								 msg->subject : ""));
+		json_object_set_new(item, "date", json_string(date));
+		json_object_set_new(item, "mailbox", json_string(row->mailbox));
+		json_object_set_new(item, "message", json_integer(row->uid));
+	}
+	json_array_append_new(t->results, item);
+	t->last = row->last;
+	return 0;
+}
+
+static void threads_list(struct store *store, struct api_req *r)
+{
+	unsigned int limit;
+	const char *next, *previous, *error;
+	uint64_t cursor = 0;
+	if (api_page_params(r, &limit, &next, &previous) < 0)
+		return;
+	if (next != NULL && !api_uint_parse(next, 1, INT64_MAX, &cursor)) {
+		api_error(r, 400, "InputValidationError", "bad cursor");
+		return;
+	}
+	struct fts *fts = fts_thread_reader(api_config());
+	if (fts == NULL) {
+		api_error(r, 503, "IndexUnavailable", "The full-text index is not available");
+		return;
+	}
+	struct threads_ctx t = { .store = store, .pool = pool_create(4096),
+				 .results = json_array(), .limit = limit };
+	if (fts_begin(fts, false, &error) < 0 ||
+	    fts_threads(fts, api_param(r, "user"), (int64_t)cursor, limit + 1, thread_row, &t,
+			&error) < 0) {
+		fts_rollback(fts);
+		json_decref(t.results);
+		api_error(r, 500, "InternalError", "%s", error);
+		goto out;
+	}
+	fts_rollback(fts);
+	json_t *next_c = json_false();
+	if (t.more) {
+		char buf[24];
+		snprintf(buf, sizeof(buf), "%lld", (long long)t.last);
+		json_decref(next_c);
+		next_c = json_string(buf);
+	}
+	api_ok(r, json_pack("{s:I, s:o, s:o, s:o}", "total", (json_int_t)t.count, "nextCursor",
+			    next_c, "previousCursor", json_false(), "results", t.results));
+out:
+	pool_destroy(&t.pool);
 }
 
 const struct api_route api_routes_messages[] = {
@@ -537,6 +695,8 @@ const struct api_route api_routes_messages[] = {
 	  "/users/:user/mailboxes/:mailbox/messages/:message/attachments/:attachment",
 	  attachment_get, NULL, 0, NULL, "Download an attachment" },
 	{ EVHTTP_REQ_GET, "/users/:user/search", search, NULL, 0, NULL,
-	  "Search messages by subject and addresses" },
+	  "Search messages (full-text index, else subject and addresses)" },
+	{ EVHTTP_REQ_GET, "/users/:user/threads", threads_list, NULL, 0, NULL,
+	  "List threads, the most recently active first (paged)" },
 	{ 0, NULL, NULL, NULL, 0, NULL, NULL },
 };

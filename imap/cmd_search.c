@@ -197,45 +197,6 @@ static bool body_matches(struct search_content *c, const char *str)
 
 /* ---- the full-text index hook ---- */
 
-static pthread_key_t fts_key;
-static pthread_once_t fts_once = PTHREAD_ONCE_INIT;
-
-static void fts_thread_close(void *p)
-{
-	struct fts *fts = p;
-	fts_close(&fts);
-}
-
-static void fts_key_make(void)
-{
-	(void)pthread_key_create(&fts_key, fts_thread_close);
-}
-
-/* This store thread's read handle on the index; NULL without an indexer
- * or before it made the file (tried again every few seconds). */
-static struct fts *fts_thread_handle(void)
-{
-	static __thread time_t next_try;
-	const struct config *config = daemon_config();
-	if (config == NULL || !config->indexer.enabled)
-		return NULL;
-	pthread_once(&fts_once, fts_key_make);
-	struct fts *fts = pthread_getspecific(fts_key);
-	if (fts != NULL || time(NULL) < next_try)
-		return fts;
-	char *path = fts_path_from_config(config);
-	const char *error;
-	if (fts_open(path, false, &fts, &error) < 0) {
-		log_debug("event=fts_unavailable error=\"%s\"", error);
-		next_try = time(NULL) + 5;
-		fts = NULL;
-	} else {
-		pthread_setspecific(fts_key, fts);
-	}
-	free(path);
-	return fts;
-}
-
 static int fts_field_of(const struct imap_search_key *k)
 {
 	static const char *const names[] = { "subject", "from", "to", "cc", "bcc" };
@@ -291,7 +252,7 @@ static void fts_answers_free(struct fts_answers *a)
  * failure leaves no answers: the scan does everything. */
 static void fts_prepare(struct search_job *j)
 {
-	struct fts *fts = fts_thread_handle();
+	struct fts *fts = fts_thread_reader(daemon_config());
 	const char *error;
 	if (fts == NULL || fts_begin(fts, false, &error) < 0)
 		return;

@@ -10,11 +10,15 @@
 #include "config.h"
 #include "mem.h"
 
+#include "log.h"
+
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unicase.h>
 #include <uninorm.h>
 #include <unistr.h>
@@ -541,4 +545,73 @@ void fts_html_text(const char *html, size_t len, struct buffer *out)
 		if (!is_inline && name_len > 0)
 			buffer_append_c(out, '\n');
 	}
+}
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_close(void *p)
+{
+	struct fts *fts = p;
+	fts_close(&fts);
+}
+
+static void reader_key_make(void)
+{
+	(void)pthread_key_create(&reader_key, reader_close);
+}
+
+struct fts *fts_thread_reader(const struct config *config)
+{
+	static __thread time_t next_try;
+	if (config == NULL || !config->indexer.enabled)
+		return NULL;
+	pthread_once(&reader_once, reader_key_make);
+	struct fts *fts = pthread_getspecific(reader_key);
+	if (fts != NULL || time(NULL) < next_try)
+		return fts;
+	char *path = fts_path_from_config(config);
+	const char *error;
+	if (fts_open(path, false, &fts, &error) < 0) {
+		log_debug("event=fts_unavailable error=\"%s\"", error);
+		next_try = time(NULL) + 5;
+		fts = NULL;
+	} else {
+		pthread_setspecific(reader_key, fts);
+	}
+	free(path);
+	return fts;
+}
+
+int fts_threads(struct fts *fts, const char *user_id, int64_t cursor, unsigned int limit,
+		fts_thread_cb *cb, void *ctx, const char **error_r)
+{
+	/* SQLite takes the bare columns of a max() aggregate from its row */
+	sqlite3_stmt *st = prepare(fts, "SELECT thread, count(*), mailbox, uid, max(id) AS last "
+				   "FROM docs WHERE user = ?1 AND thread IS NOT NULL "
+				   "GROUP BY thread HAVING ?2 = 0 OR last < ?2 "
+				   "ORDER BY last DESC LIMIT ?3", error_r);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, cursor);
+	sqlite3_bind_int64(st, 3, limit);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct fts_thread_row row = {
+			.thread = (const char *)sqlite3_column_text(st, 0),
+			.messages = (uint64_t)sqlite3_column_int64(st, 1),
+			.mailbox = (const char *)sqlite3_column_text(st, 2),
+			.uid = (uint32_t)sqlite3_column_int64(st, 3),
+			.last = sqlite3_column_int64(st, 4),
+		};
+		if (cb(&row, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(fts, "threads", error_r);
+	return 0;
 }

@@ -94,6 +94,28 @@ char *fts_fold(const char *text, size_t len, size_t *len_r);
  * entities decoded, block tags as line breaks) to out. */
 void fts_html_text(const char *html, size_t len, struct buffer *out);
 
+/* This thread's read handle on the index of config, opened on first use
+ * and closed when the thread exits; NULL when the indexer is off or has
+ * not made the file yet (tried again every few seconds). For store
+ * threads of IMAP and the API. */
+struct fts *fts_thread_reader(const struct config *config);
+
+/* One thread of a user: its id, how many indexed messages it has, and
+ * the last indexed one (mailbox, uid) with its position as a cursor. */
+struct fts_thread_row {
+	const char *thread;
+	uint64_t messages;
+	const char *mailbox;
+	uint32_t uid;
+	int64_t last;
+};
+typedef int fts_thread_cb(const struct fts_thread_row *row, void *ctx);
+/* The user's threads, the one with the most recently indexed message
+ * first, at most limit, only those whose last message is before cursor
+ * (0: no bound). cb returning non-zero stops (not an error). */
+int fts_threads(struct fts *fts, const char *user_id, int64_t cursor, unsigned int limit,
+		fts_thread_cb *cb, void *ctx, const char **error_r);
+
 /* The underlying connection, for lib/thread.c's tables in the same file. */
 struct sqlite3 *fts_db(struct fts *fts);
 

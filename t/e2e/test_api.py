@@ -1066,6 +1066,83 @@ class Updates(ApiBase):
         imap.logout()
 
 
+class IndexedSearch(ApiBase):
+    """Search and threads through the full-text index wd-indexer keeps."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.suite = Suite(api=True, auth=True, indexer=True, imap_workers=1,
+                          auth__bcrypt_cost=4, indexer__poll_interval="1s")
+        cls.suite.start()
+        cls.host, cls.port = cls.suite.address("api")
+        cls.api = Api(cls.host, cls.port, cls.suite.api_token)
+        cls.users = {}
+
+    def upload(self, uid, mb, raw):
+        st, r = self.api.post(f"/users/{uid}/mailboxes/{mb}/messages", raw,
+                              headers={"Content-Type": "message/rfc822"})
+        self.assertEqual(st, 200, r)
+        return r["message"]["id"]
+
+    def search(self, uid, q, path=None):
+        st, r = self.api.get(path or f"/users/{uid}/search?q={q}")
+        self.assertEqual(st, 200, r)
+        return sorted(m["id"] for m in r["results"])
+
+    def test_body_word_found(self):
+        uid = self.user("ixsearch")
+        mb = self.inbox(uid)
+        hit = self.upload(uid, mb, simple_message(
+            "Weekly notes", "The Quokka report is attached.\r\n"))
+        self.upload(uid, mb, simple_message("Other", "Nothing to see.\r\n"))
+        # a body word only the index knows, case folded
+        self.suite.wait_until(lambda: self.search(uid, "qUOKKA") == [hit], 20,
+                              "body word found through the index")
+        self.assertEqual(self.search(uid, "quokka",
+                                     f"/users/{uid}/mailboxes/{mb}/messages?q=quokka"), [hit])
+        # not indexed yet or too short: subject and addresses still match
+        self.assertIn(hit, self.search(uid, "We"))
+        self.assertEqual(self.search(uid, "zebra-not-there"), [])
+        other = self.user("ixsearch2")
+        self.assertEqual(self.search(other, "quokka"), [])
+
+    def test_threads(self):
+        uid = self.user("ixthreads")
+        mb = self.inbox(uid)
+        parent = (b"From: <bob@example.test>\r\nTo: <ixthreads@example.test>\r\n"
+                  b"Subject: Budget\r\nMessage-ID: <budget-1@t>\r\n\r\nNumbers.\r\n")
+        reply = (b"From: <ixthreads@example.test>\r\nTo: <bob@example.test>\r\n"
+                 b"Subject: Re: Budget\r\nMessage-ID: <budget-2@t>\r\n"
+                 b"In-Reply-To: <budget-1@t>\r\nReferences: <budget-1@t>\r\n\r\nOK.\r\n")
+        alone = simple_message("Unrelated", "x\r\n")
+        self.upload(uid, mb, parent)
+        self.upload(uid, mb, alone)
+        last = self.upload(uid, mb, reply)
+
+        def threads():
+            st, r = self.api.get(f"/users/{uid}/threads")
+            self.assertEqual(st, 200, r)
+            return r["results"]
+
+        self.suite.wait_until(lambda: sum(t["messages"] for t in threads()) == 3, 20,
+                              "three messages threaded")
+        t = threads()
+        self.assertEqual([x["messages"] for x in t], [2, 1], t)
+        self.assertEqual(t[0]["subject"], "Re: Budget")
+        self.assertEqual(t[0]["message"], last)
+        self.assertTrue(t[0]["date"])
+        st, r = self.api.get(f"/users/{uid}/threads?limit=1")
+        self.assertEqual(len(r["results"]), 1)
+        self.assertTrue(r["nextCursor"])
+        st, r2 = self.api.get(f"/users/{uid}/threads?limit=1&next={r['nextCursor']}")
+        self.assertEqual([x["id"] for x in r2["results"]], [t[1]["id"]])
+        self.assertFalse(r2["nextCursor"])
+        # a user token sees only its own threads
+        tok = self.token_for("ixthreads")
+        other = self.user("ixthreads2")
+        self.assertEqual(self.api.get(f"/users/{other}/threads", token=tok)[0], 403)
+
+
 class OpenApi(unittest.TestCase):
     def test_openapi_matches_routes(self):
         out = subprocess.run([os.path.join(BUILD, "wd-api"), "--routes"], capture_output=True,
