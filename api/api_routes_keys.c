@@ -2,14 +2,16 @@
  * WildDuck's paths and fields. Both are store objects keyed by domain or
  * server name, one per key: posting again replaces. Private keys are kept
  * in the store as PEM (plain at rest, like TOTP secrets) and never
- * returned. Signing with the keys and serving the certificates by SNI are
- * the MTA's and the master's business. */
+ * returned. Signing with the keys is the MTA's business; certificates are
+ * also written to tls.certs_dir (lib/tls_dir.h), where the master, which
+ * never opens the store, finds them at its next reload to serve by SNI. */
 #include "api.h"
 
 #include "api_cert.h"
 #include "dkim.h"
 #include "mem.h"
 #include "pool.h"
+#include "tls_dir.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,12 @@ static void cert_create(struct store *store, struct api_req *r)
 				"altNames", alt, "expires", expires);
 	char id[STORE_ID_SIZE];
 	object_put(store, r, CERT_KIND, name, doc, id);
+	if (id[0] != '\0' && tls_dir_write(api_config(), name, api_json_str(r->body, "cert"),
+					    api_json_str(r->body, "privateKey"), &error) < 0) {
+		/* stored, but no reload would serve it: say so */
+		api_error(r, 500, "CertWriteFailed", "%s", error);
+		id[0] = '\0';
+	}
 	if (id[0] != '\0') {
 		struct pool *pool = pool_create(1024);
 		struct store_object *o;
@@ -328,7 +336,16 @@ static void cert_get(struct store *store, struct api_req *r)
 
 static void cert_delete(struct store *store, struct api_req *r)
 {
-	object_delete(store, r, CERT_KIND, "cert", "CertNotFound");
+	struct pool *pool = pool_create(1024);
+	struct store_object *o = object_find(store, r, CERT_KIND, "cert", false, pool,
+					     "CertNotFound");
+	const char *error;
+	if (o != NULL && o->key != NULL &&
+	    tls_dir_remove(api_config(), o->key, &error) < 0)
+		api_error(r, 500, "CertWriteFailed", "%s", error);
+	else if (o != NULL)
+		object_delete(store, r, CERT_KIND, "cert", "CertNotFound");
+	pool_destroy(&pool);
 }
 
 const struct api_route api_routes_keys[] = {

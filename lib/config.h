@@ -71,6 +71,7 @@ struct config {
 		char *min_version;
 		char *ciphers;
 		struct config_certs certificates;
+		char *certs_dir;	/* relative to data_dir; "": none */
 	} tls;
 	struct config_service imap;
 	struct {

@@ -88,6 +88,11 @@ const struct config_option config_options[] = {
 	  "Certificates: a list of {cert: PEM chain file, key: PEM key file}. The client's SNI "
 	  "name picks the certificate whose names match; the first one is the default. The "
 	  "master reads the files, so workers need no access to private keys." },
+	{ "tls.certs_dir", CFG_STRING, OFF(tls.certs_dir), "certs", 0, 0, NULL,
+	  "Folder where wd-api writes the certificates uploaded to /certs (PEM, mode 0600); "
+	  "the master reads it at start and at every reload and serves them by SNI after "
+	  "tls.certificates (a pair that does not load is logged and skipped). Relative to "
+	  "data_dir; empty: uploads are only stored." },
 	SERVICE_OPTIONS(imap, "[{address: '0.0.0.0:143'}, {address: '0.0.0.0:993', tls: true}]",
 			"2", "337s",
 			"A client silent this long outside IDLE is logged out with a BYE."),

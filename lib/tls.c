@@ -4,6 +4,7 @@
 #include "tls.h"
 #include "log.h"
 #include "mem.h"
+#include "tls_dir.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -55,6 +56,37 @@ static int read_file(const char *path, struct buffer *out, const char **error_r)
 	return 0;
 }
 
+struct dir_ctx {
+	const struct config *config;
+	struct buffer *blob;
+	size_t count;
+};
+
+/* A pair from tls.certs_dir joins the blob only if it loads on its own:
+ * an upload that went wrong must not stop a reload of everything else. */
+static void dir_add(const char *name, const struct buffer *cert, const struct buffer *key,
+		    const char *error, void *context)
+{
+	struct dir_ctx *d = context;
+	struct buffer one = BUFFER_INIT;
+	struct tls_server *server;
+	if (error == NULL) {
+		buffer_append_str(&one, BLOB_MAGIC);
+		buffer_printf(&one, "%zu %zu\n", cert->len, key->len);
+		buffer_append(&one, cert->data, cert->len);
+		buffer_append(&one, key->data, key->len);
+		if (tls_server_create(d->config, one.data, one.len, &server, &error) == 0)
+			tls_server_unref(&server);
+	}
+	if (error != NULL) {
+		log_warn("event=tls_stored_cert_skipped name=%s error=\"%s\"", name, error);
+	} else {
+		buffer_append(d->blob, one.data + strlen(BLOB_MAGIC), one.len - strlen(BLOB_MAGIC));
+		d->count++;
+	}
+	buffer_free(&one);
+}
+
 int tls_blob_from_files(const struct config *config, struct buffer *blob, const char **error_r)
 {
 	buffer_append_str(blob, BLOB_MAGIC);
@@ -74,6 +106,12 @@ int tls_blob_from_files(const struct config *config, struct buffer *blob, const 
 		if (ret < 0)
 			return -1;
 	}
+	struct dir_ctx d = { .config = config, .blob = blob };
+	const char *error;
+	if (tls_dir_read(config, dir_add, &d, &error) < 0)
+		log_warn("event=tls_certs_dir_failed error=\"%s\"", error);
+	else if (d.count > 0)
+		log_info("event=tls_stored_certs count=%zu", d.count);
 	/* load it once here so a broken pair is refused before any worker sees it */
 	struct tls_server *server;
 	if (tls_server_create(config, blob->data, blob->len, &server, error_r) < 0)

@@ -15,7 +15,8 @@
 struct tls_server;
 
 /* Master: reads every configured certificate and key file into blob and
- * checks that each pair loads and matches. */
+ * checks that each pair loads and matches (an error otherwise), then adds
+ * the pairs of tls.certs_dir that load (others are logged and skipped). */
 int tls_blob_from_files(const struct config *config, struct buffer *blob,
 			const char **error_r);
 

@@ -3,12 +3,14 @@ user token roles, a message uploaded through the API and FETCHed
 byte-identical over IMAP, and the event stream receiving an event within
 100 ms of an IMAP STORE and of an LMTP delivery."""
 import base64
+import hashlib
 import http.client
 import imaplib
 import json
 import os
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -16,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Suite  # noqa: E402
+from harness import BUILD, Suite, make_cert  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -1141,6 +1143,67 @@ class IndexedSearch(ApiBase):
         tok = self.token_for("ixthreads")
         other = self.user("ixthreads2")
         self.assertEqual(self.api.get(f"/users/{other}/threads", token=tok)[0], 403)
+
+
+class StoredCertsSni(ApiBase):
+    """Certificates uploaded to /certs reach SNI at the next reload: wd-api
+    writes them to tls.certs_dir, the master (no store) reads the folder."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.suite = Suite(api=True, auth=True, tls=True, imap_workers=1, auth__bcrypt_cost=4)
+        cls.suite.start()
+        cls.host, cls.port = cls.suite.address("api")
+        cls.api = Api(cls.host, cls.port, cls.suite.api_token)
+        cls.users = {}
+
+    def served(self, name):
+        s = self.suite.connect(tls=True, server_name=name)
+        try:
+            return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+        finally:
+            s.close()
+
+    def reload(self):
+        r = self.suite.wdctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_uploaded_cert_served_after_reload(self):
+        name = "uploaded.example.test"
+        cert, key = make_cert(self.suite.dir, name)
+        with open(cert) as c, open(key) as k:
+            pem, key_pem = c.read(), k.read()
+        fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+        default = self.served("mail.example.test")
+        self.assertNotEqual(self.served(name), fp)
+        st, r = self.api.post("/certs", {"servername": name, "cert": pem, "privateKey": key_pem})
+        self.assertEqual(st, 200, r)
+        folder = os.path.join(self.suite.dir, "data", "certs")
+        for f in (f"{name}.pem", f"{name}.key"):
+            self.assertEqual(os.stat(os.path.join(folder, f)).st_mode & 0o777, 0o600)
+        # a pair that does not load is skipped, the reload still works
+        with open(os.path.join(folder, "broken.example.test.pem"), "w") as f:
+            f.write(pem)
+        with open(os.path.join(folder, "broken.example.test.key"), "w") as f:
+            f.write("not a key")
+        # a symlink is never followed (the master reads as root)
+        os.symlink(os.path.join(self.suite.dir, key),
+                   os.path.join(folder, "link.example.test.key"))
+        with open(os.path.join(folder, "link.example.test.pem"), "w") as f:
+            f.write(pem)
+        self.reload()
+        self.assertEqual(self.served(name), fp)
+        self.assertEqual(self.served("mail.example.test"), default)
+        self.assertEqual(self.served("other.test"), default)
+        log = self.suite.log_text()
+        self.assertIn("name=broken.example.test", log)
+        self.assertIn("name=link.example.test", log)
+        # deleted: gone from the folder, and from SNI at the next reload
+        st, r = self.api.delete(f"/certs/{r['id']}")
+        self.assertEqual(st, 200, r)
+        self.assertFalse(os.path.exists(os.path.join(folder, f"{name}.pem")))
+        self.reload()
+        self.assertEqual(self.served(name), default)
 
 
 class OpenApi(unittest.TestCase):
