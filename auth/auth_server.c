@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "pool.h"
 #include "redis.h"
 #include "workpool.h"
@@ -187,6 +188,8 @@ static void job_done(void *job_)
 		 c->user_id[0] != '\0' ? c->user_id : "-", c->remote_ip,
 		 c->status == AUTH_OK ? "ok" : c->status == AUTH_FAIL ? "fail" : "tempfail",
 		 c->reason);
+	metrics_auth(c->status == AUTH_OK ? METRICS_AUTH_OK
+		     : c->status == AUTH_FAIL ? METRICS_AUTH_FAIL : METRICS_AUTH_TEMPFAIL);
 	struct auth_conn *ac = job->ac;
 	if (ac != NULL) {
 		if (c->status == AUTH_OK)
@@ -257,6 +260,7 @@ static void limits_decided(struct auth_job *job, unsigned int wait, bool unavail
 		log_info("event=auth service=%s ip=%s result=%s reason=%s retry_after=%s",
 			 job->check.service, job->check.remote_ip, unavailable ? "tempfail" : "fail",
 			 unavailable ? "ratelimit-unavailable" : "ratelimited", after);
+		metrics_auth(unavailable ? METRICS_AUTH_TEMPFAIL : METRICS_AUTH_FAIL);
 		if (unavailable)
 			reply(job->ac->conn, "TEMPFAIL", job->id, "ratelimit-unavailable", NULL);
 		else
@@ -394,6 +398,7 @@ static void handle_line(struct auth_conn *ac, char *line, size_t len)
 	if (!text_ok(service, 32, false) || !text_ok(username, AUTH_MAX_FIELD, false) ||
 	    !text_ok(secret, AUTH_MAX_FIELD, true) || !text_ok(ip, IP_MAX, false) || scope == NULL) {
 		log_info("event=auth service=%.32s ip=%.64s result=fail reason=badinput", service, ip);
+		metrics_auth(METRICS_AUTH_FAIL);
 		reply(conn, "FAIL", id, "badinput", NULL);
 		return;
 	}

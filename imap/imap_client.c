@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "workpool.h"
@@ -150,6 +151,11 @@ static void client_input(struct conn *conn);
 void imap_cmd_end(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t usec = (now.tv_sec - cmd->started.tv_sec) * 1000000LL +
+		(now.tv_nsec - cmd->started.tv_nsec) / 1000;
+	metrics_imap_command(cmd->name, usec > 0 ? (uint64_t)usec : 0);
 	c->busy = false;
 	c->idle_cmd = c->sasl_cmd = NULL;
 	pool_clear(c->cmd_pool);
@@ -262,6 +268,7 @@ static void run_command(struct imap_client *c, const struct imap_parser_result *
 	struct imap_cmd *cmd = pool_alloc(c->cmd_pool, sizeof(*cmd));
 	cmd->client = c;
 	cmd->pool = c->cmd_pool;
+	clock_gettime(CLOCK_MONOTONIC, &cmd->started);
 	cmd->tag = res->tag;
 	cmd->args = res->args;
 	cmd->args_count = res->args_count;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buffer.h"
 #include "conn.h"
@@ -79,6 +80,7 @@ struct imap_cmd {
 	unsigned int args_count;
 	struct pool *pool;        /* freed when the command ends */
 	void *ctx;                /* the command's own state, from pool */
+	struct timespec started;  /* CLOCK_MONOTONIC, for the latency metric */
 };
 
 typedef void imap_cmd_fn(struct imap_cmd *cmd);

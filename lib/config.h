@@ -142,6 +142,9 @@ struct config {
 		bool compress;        /* zlib */
 	} gelf;
 	struct {
+		char *listen;         /* HOST:PORT of the master's /metrics; "" = off */
+	} metrics;
+	struct {
 		char *trusted;        /* networks allowed to send PROXY headers */
 		int timeout;          /* ms to wait for the header */
 	} proxy;

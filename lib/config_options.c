@@ -214,6 +214,9 @@ const struct config_option config_options[] = {
 	  "The _facility field of GELF messages." },
 	{ "gelf.compress", CFG_BOOL, OFF(gelf.compress), "true", 0, 0, NULL,
 	  "zlib-compress GELF messages (false: plain JSON)." },
+	{ "metrics.listen", CFG_STRING, OFF(metrics.listen), "\"\"", 0, 0, NULL,
+	  "HOST:PORT (or unix:/PATH) on which the master answers plain HTTP GET /metrics "
+	  "with Prometheus counters of every service; empty: off." },
 	{ "proxy.trusted", CFG_STRING, OFF(proxy.trusted), "\"127.0.0.0/8 ::1\"", 0, 0, NULL,
 	  "Networks (ADDRESS[/PREFIX], separated by spaces) whose connections to a listener "
 	  "with proxy: true must start with a PROXY protocol v1 or v2 header; the client "

@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "pool.h"
 #include "proxy.h"
 
@@ -233,6 +234,7 @@ static void conn_start(struct conn_server *server, bool tls, evutil_socket_t fd,
 		server->conns->prev = conn;
 	server->conns = conn;
 	server->count++;
+	metrics_connection();
 	if (conn->proxy_ip[0] != '\0')
 		log_info("event=connect session=%s ip=%s port=%d tls=%s proxy=%s", conn->session_id,
 			 conn->ip, conn->port, tls ? "yes" : "no", conn->proxy_ip);

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "master_proto.h"
 #include "mem.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -291,6 +292,9 @@ int daemon_main(int argc, char **argv, const struct daemon_settings *settings)
 			  &error) < 0)
 		log_warn("event=gelf_unavailable address=%s error=\"%s\"", d.config->gelf.address,
 			 error);
+	int metrics_fd = env_int(MASTER_ENV_METRICS_FD, -1);
+	if (metrics_fd >= 0 && metrics_attach(metrics_fd, settings->name, &error) < 0)
+		log_warn("event=metrics_unavailable error=\"%s\"", error);
 	if (d.config == NULL || load_tls(&error) < 0 ||
 	    (settings->init != NULL && settings->init(d.config, &error) < 0) ||
 	    drop_privileges(d.config, &error) < 0)

@@ -18,6 +18,9 @@
 #define MASTER_ENV_CONFIG_FD "WD_CONFIG_FD"       /* memfd holding the validated YAML text */
 #define MASTER_ENV_CONFIG_PATH "WD_CONFIG_PATH"   /* where that text came from */
 #define MASTER_ENV_TLS_FD "WD_TLS_FD"             /* memfd of certificates, see tls.h */
+#define MASTER_ENV_METRICS_FD "WD_METRICS_FD"     /* memfd of shared counters, see metrics.h;
+						   * mapped MAP_SHARED, the same for every
+						   * generation */
 #define MASTER_ENV_GENERATION "WD_GENERATION"
 #define MASTER_ENV_SERVICE "WD_SERVICE"
 #define MASTER_ENV_FOREGROUND "WD_FOREGROUND"     /* "1": log to stderr */

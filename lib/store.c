@@ -7,6 +7,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "pool.h"
 
 #include <stdio.h>
@@ -65,14 +66,17 @@ int store_call_end(struct store *store, const char *op, int ret, const char **er
 	/* NOT_FOUND, EXISTS, OVER_QUOTA and INVALID are answers to the client,
 	 * not faults of the server: logging them as errors would drown the
 	 * real ones (TEMPORARY, INTERNAL). */
-	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL)
+	if (store->error == STORE_ERR_TEMPORARY || store->error == STORE_ERR_INTERNAL) {
+		metrics_store_error(store->error == STORE_ERR_TEMPORARY ? METRICS_STORE_TEMPORARY
+				    : METRICS_STORE_INTERNAL);
 		log_error("event=store_error driver=%s op=%s code=%s error=%s",
 			  store->driver->name, op, store_error_name(store->error),
 			  store->error_msg);
-	else
+	} else {
 		log_debug("event=store_fail driver=%s op=%s code=%s error=%s",
 			  store->driver->name, op, store_error_name(store->error),
 			  store->error_msg);
+	}
 	*error_r = store->error_msg;
 	return -1;
 }

@@ -8,6 +8,7 @@
 #include "address.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "workpool.h"
@@ -236,6 +237,7 @@ static void data_done(void *arg)
 				 job->rcpts[i].address, job->len, job->replies[i].code,
 				 job->replies[i].text);
 			conn_printf(s->conn, "%d %s\r\n", job->replies[i].code, job->replies[i].text);
+			metrics_lmtp_delivery(job->replies[i].code);
 			if (job->replies[i].code == 250 && job->rcpts[i].user[0] != '\0')
 				notify_publish(lmtp_notify, job->rcpts[i].user);
 		}

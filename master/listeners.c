@@ -164,47 +164,73 @@ void listeners_close(struct master_listener **list)
 	}
 }
 
+/* metrics.listen: a pseudo-service "metrics" no worker gets; the master
+ * serves it itself (metrics_http.c), and wdctl status lists it. */
+static bool metrics_listener(const struct config *config, struct config_listener *cl_r)
+{
+	if (config->metrics.listen == NULL || config->metrics.listen[0] == '\0')
+		return false;
+	*cl_r = (struct config_listener){ .address = config->metrics.listen, .mode = 0600 };
+	return true;
+}
+
+static int open_new(const struct config *config, const char *svc, const struct config_listener *cl,
+		    struct master_listener **opened)
+{
+	for (struct master_listener *l = master.listeners; l != NULL; l = l->next)
+		if (same_listener(l, svc, cl))
+			return 0;
+	struct master_listener *l;
+	if (listener_open(config, svc, cl, &l) < 0)
+		return -1;
+	l->next = *opened;
+	*opened = l;
+	return 0;
+}
+
+static void move_one(const char *svc, const struct config_listener *cl,
+		     struct master_listener **opened, struct master_listener ***tail)
+{
+	struct master_listener *l = take(&master.listeners, svc, cl);
+	if (l == NULL)
+		l = take(opened, svc, cl);
+	if (l == NULL)
+		return; /* the same listener twice in one service */
+	l->proxy = cl->proxy;
+	**tail = l;
+	*tail = &l->next;
+}
+
 /* Phase one binds every new address (all or nothing), phase two moves
  * kept and new listeners into the new list; what is left over is stale. */
 int listeners_update(const struct config *config, struct master_listener **stale_r,
 		     const char **error_r)
 {
 	struct master_listener *opened = NULL, *fresh = NULL, **tail = &fresh;
+	struct config_listener mcl;
+	bool metrics = metrics_listener(config, &mcl);
 	for (const char *const *svc = config_service_names; *svc != NULL; svc++) {
 		struct config_service *s = config_service((struct config *)config, *svc);
 		for (size_t i = 0; s->enabled && i < s->listen.count; i++) {
-			const struct config_listener *cl = &s->listen.items[i];
-			bool known = false;
-			for (struct master_listener *l = master.listeners; l != NULL; l = l->next)
-				known |= same_listener(l, *svc, cl);
-			struct master_listener *l;
-			if (known)
-				continue;
-			if (listener_open(config, *svc, cl, &l) < 0) {
-				listeners_close(&opened);
-				*error_r = listen_error;
-				return -1;
-			}
-			l->next = opened;
-			opened = l;
+			if (open_new(config, *svc, &s->listen.items[i], &opened) < 0)
+				goto fail;
 		}
 	}
+	if (metrics && open_new(config, "metrics", &mcl, &opened) < 0)
+		goto fail;
 	for (const char *const *svc = config_service_names; *svc != NULL; svc++) {
 		struct config_service *s = config_service((struct config *)config, *svc);
-		for (size_t i = 0; s->enabled && i < s->listen.count; i++) {
-			const struct config_listener *cl = &s->listen.items[i];
-			struct master_listener *l = take(&master.listeners, *svc, cl);
-			if (l == NULL)
-				l = take(&opened, *svc, cl);
-			if (l == NULL)
-				continue; /* the same listener twice in one service */
-			l->proxy = cl->proxy;
-			*tail = l;
-			tail = &l->next;
-		}
+		for (size_t i = 0; s->enabled && i < s->listen.count; i++)
+			move_one(*svc, &s->listen.items[i], &opened, &tail);
 	}
+	if (metrics)
+		move_one("metrics", &mcl, &opened, &tail);
 	listeners_close(&opened); /* only duplicates can be left here */
 	*stale_r = master.listeners;
 	master.listeners = fresh;
 	return 0;
+fail:
+	listeners_close(&opened);
+	*error_r = listen_error;
+	return -1;
 }

@@ -5,6 +5,7 @@
 #include "buffer.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -27,7 +28,7 @@
 
 #define DEFAULT_CONFIG WD_SYSCONFDIR "/wildduck/wildduck.yaml"
 
-struct master master = { .config_fd = -1, .tls_fd = -1 };
+struct master master = { .config_fd = -1, .tls_fd = -1, .metrics_fd = -1 };
 static int pid_fd = -1;
 static struct event *sig_evs[4];
 
@@ -158,6 +159,7 @@ int master_reload(const char **error_r)
 		goto fail;
 	}
 	replace_generation(config, config_fd, tls_fd);
+	metrics_http_update();
 	log_info("event=reload generation=%u", master.generation);
 	supervisor_start_generation();
 	master.reloading = true;
@@ -352,6 +354,10 @@ static int setup(const char **error_r)
 	}
 	if (control_open(master.config->control_socket, error_r) < 0)
 		return -1;
+	/* once per run, not per generation: counters outlive reloads */
+	if (metrics_create(&master.metrics_fd, error_r) < 0)
+		return -1;
+	metrics_http_update();
 	int sigs[] = { SIGHUP, SIGTERM, SIGINT };
 	for (size_t i = 0; i < 3; i++) {
 		sig_evs[i] = evsignal_new(master.base, sigs[i], signal_cb, NULL);
@@ -365,6 +371,7 @@ static void teardown(void)
 {
 	supervisor_deinit();
 	control_close();
+	metrics_http_close();
 	listeners_close(&master.listeners);
 	listeners_close(&master.stale_listeners);
 	for (size_t i = 0; i < 3; i++)
@@ -374,6 +381,9 @@ static void teardown(void)
 	close(pid_fd);
 	config_free(&master.config);
 	free(master.config_path);
+	metrics_detach();
+	if (master.metrics_fd >= 0)
+		close(master.metrics_fd);
 }
 
 int main(int argc, char **argv)

@@ -10,6 +10,7 @@
 
 #include "buffer.h"
 #include "config.h"
+#include "metrics.h"
 
 struct master_listener {
 	struct master_listener *next;
@@ -29,6 +30,7 @@ struct master {
 	struct config *config;
 	int config_fd; /* memfd with the validated text of config */
 	int tls_fd;    /* memfd with the certificate blob, -1 without certificates */
+	int metrics_fd; /* memfd of the shared counters (metrics.h), for the whole run */
 	unsigned generation;
 	bool foreground;
 	bool stopping;
@@ -68,6 +70,8 @@ bool supervisor_idle(void);
 bool supervisor_new_generation_reported(void);
 /* Every worker of older generations has stopped accepting. */
 bool supervisor_old_drained(void);
+/* Connections open now per service, from the workers' status reports. */
+void supervisor_connections(uint64_t current[METRICS_SVC_COUNT]);
 /* Appends STATUS lines (see control.c) for request id to out. */
 void supervisor_describe(struct buffer *out, const char *id);
 void supervisor_deinit(void);
@@ -76,6 +80,12 @@ void supervisor_deinit(void);
 int control_open(const char *path, const char **error_r);
 void control_reply_reload(struct control_client *client, const char *error);
 void control_close(void);
+
+/* metrics_http.c */
+/* Follows the "metrics" pseudo-service listener (metrics.listen) after
+ * listeners_update(): serves GET /metrics on it, or stops serving. */
+void metrics_http_update(void);
+void metrics_http_close(void);
 
 /* main.c */
 /* Re-reads the config; returns -1 (old config kept) with *error_r. */

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "master_proto.h"
 #include "mem.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +103,7 @@ static void child_setup_fds(const int *fds, int count)
 }
 
 static char **child_env(const char *service, int listen_count, char **listen_desc,
-			int config_fd, int tls_fd)
+			int config_fd, int tls_fd, int metrics_fd)
 {
 	size_t n = 0;
 	while (environ[n] != NULL)
@@ -118,6 +119,8 @@ static char **child_env(const char *service, int listen_count, char **listen_des
 	env[k++] = xasprintf("%s=%d", MASTER_ENV_CONFIG_FD, config_fd);
 	if (tls_fd >= 0)
 		env[k++] = xasprintf("%s=%d", MASTER_ENV_TLS_FD, tls_fd);
+	if (metrics_fd >= 0)
+		env[k++] = xasprintf("%s=%d", MASTER_ENV_METRICS_FD, metrics_fd);
 	env[k++] = xasprintf("%s=%d", MASTER_ENV_FOREGROUND, master.foreground ? 1 : 0);
 	env[k++] = xasprintf("%s=%d", MASTER_ENV_LISTEN_COUNT, listen_count);
 	for (int i = 0; i < listen_count; i++)
@@ -146,7 +149,12 @@ static void worker_spawn(struct worker *w)
 		tls_fd = 3 + count;
 		fds[count++] = master.tls_fd;
 	}
-	char **env = child_env(w->svc->name, listen_count, desc, config_fd, tls_fd);
+	int metrics_fd = -1;
+	if (master.metrics_fd >= 0) {
+		metrics_fd = 3 + count;
+		fds[count++] = master.metrics_fd;
+	}
+	char **env = child_env(w->svc->name, listen_count, desc, config_fd, tls_fd, metrics_fd);
 	const char *bin = worker_binary(w->svc->name);
 	char *argv[] = { xasprintf("wd-%s", w->svc->name), NULL };
 	/* WD_WORKER_WRAPPER="valgrind --error-exitcode=99 ...": a test hook that
@@ -290,6 +298,7 @@ static void worker_exited(struct worker *w, int status)
 		return;
 	}
 	w->svc->restarts++;
+	metrics_worker_restart(w->svc->name);
 	/* a clean exit or a long, useful life resets the backoff */
 	int delay = 0;
 	if (clean || age * 1000 >= master.config->restart_delay_max) {
@@ -426,6 +435,17 @@ static const char *worker_state(const struct worker *w)
 	if (w->flags & MASTER_STATUS_DRAINING)
 		return "draining";
 	return w->last_report == 0 ? "starting" : "running";
+}
+
+void supervisor_connections(uint64_t current[METRICS_SVC_COUNT])
+{
+	for (int i = 0; i < METRICS_SVC_COUNT; i++)
+		current[i] = 0;
+	for (struct worker *w = master.workers; w != NULL; w = w->next) {
+		int id = metrics_service_id(w->svc->name);
+		if (id >= 0 && w->pid > 0 && w->connections > 0)
+			current[id] += (uint64_t)w->connections;
+	}
 }
 
 void supervisor_describe(struct buffer *out, const char *id)
