@@ -473,6 +473,17 @@ int store_user_targets_get(struct store *store, const char *user_id, struct pool
 			   const char *const **targets_r, unsigned int *count_r,
 			   const char **error_r);
 
+/* Forwarded addresses (store_forwarded.c): an address with forwarding
+ * targets and no mailbox (WildDuck's "forwarded" address). Matched by its
+ * delivery key (dots and +label ignored). Set replaces the targets; count
+ * 0 removes the address. Get gives count 0 when there is none, and the
+ * address as it was set (address_r may be NULL). */
+int store_forwarded_set(struct store *store, const char *address, const char *const *targets,
+			unsigned int count, const char **error_r);
+int store_forwarded_get(struct store *store, const char *address, struct pool *pool,
+			const char **address_r, const char *const **targets_r,
+			unsigned int *count_r, const char **error_r);
+
 /* Adds delta to a named counter and returns its new value. A counter
  * starts at 0 and is forgotten ttl_secs after it was created, like a
  * Redis INCRBY + EXPIRE NX (used where Redis is not configured). */

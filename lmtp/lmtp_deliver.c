@@ -3,9 +3,14 @@
  * once for all its recipients; each recipient then gets its filters, its
  * mailbox (INBOX, Junk or a filter's), its quota check and its append with
  * its own Delivered-To/Return-Path fields, and only then its forwards and
- * autoreply. A reply is 250 only after the append has committed. */
+ * autoreply. A recipient may also be a forwarded address (no user): it
+ * only sends copies. Forward targets that are local addresses get their
+ * copy appended here; the rest goes to the outbound spool, behind the
+ * counters of lmtp_gate.c. A reply is 250 only after the append has
+ * committed. */
 #include "lmtp.h"
 
+#include "address.h"
 #include "filter.h"
 #include "log.h"
 #include "message.h"
@@ -52,11 +57,25 @@ void lmtp_rcpt_job_run(void *thread_ctx, void *arg)
 		return;
 	}
 	if (store_address_resolve(store, job->address, job->pool, &res, &error) < 0) {
-		if (store_last_error(store) == STORE_ERR_NOT_FOUND)
+		const char *const *targets, *stored = NULL;
+		unsigned int count = 0;
+		if (store_last_error(store) != STORE_ERR_NOT_FOUND) {
+			set_reply(job->pool, &job->reply, 451, "4.3.0 Temporary lookup failure");
+		} else if (store_forwarded_get(store, job->address, job->pool, &stored, &targets,
+					       &count, &error) < 0 &&
+			   store_last_error(store) == STORE_ERR_TEMPORARY) {
+			set_reply(job->pool, &job->reply, 451, "4.3.0 Temporary lookup failure");
+		} else if (count == 0) {
+			/* also a driver without forwarded addresses (MongoDB) */
 			set_reply(job->pool, &job->reply, 550, "5.1.1 <%s> No such user here",
 				  job->address);
-		else
-			set_reply(job->pool, &job->reply, 451, "4.3.0 Temporary lookup failure");
+		} else {
+			/* a forwarded address: no user, only targets */
+			job->user[0] = '\0';
+			job->matched = stored;
+			set_reply(job->pool, &job->reply, 250, "2.1.5 <%s> Recipient OK (forwarded)",
+				  job->address);
+		}
 		return;
 	}
 	if (store_user_get(store, res.user, job->pool, &user, &error) < 0) {
@@ -154,9 +173,91 @@ static int64_t today(void)
 /* A day's forward counter outlives the day a little (clock skew). */
 #define FORWARDS_TTL (86400 + 3600)
 
+/* A forward target that is a local address gets the copy in its INBOX,
+ * with the loop header; no filters, forwards or autoreplies of its own
+ * (so a local copy cannot loop). 0 if it was local and handled. */
+static int forward_local(struct store *store, struct pool *pool, const struct lmtp_data_job *job,
+			 const struct message_prepared *prepared, const char *target,
+			 const char *me)
+{
+	struct store_address_resolved res;
+	const char *error, *norm;
+	if (strstr(target, "://") != NULL ||
+	    address_normalize(pool, target, 0, &norm, &error) < 0 ||
+	    store_address_resolve(store, norm, pool, &res, &error) < 0)
+		return -1;
+	const char *inbox = special_mailbox(store, pool, res.user, STORE_SPECIAL_INBOX);
+	const char *fields = pool_printf(pool, "Delivered-To: %s\r\nReturn-Path: <%s>\r\n"
+					 FILTER_FORWARDED_HEADER ": %s\r\n", norm, job->mail_from,
+					 me);
+	struct message_append_opts opts = { .append_flags = STORE_APPEND_CHECK_QUOTA };
+	struct store_append_result ar;
+	if (inbox == NULL)
+		log_error("event=forward_local_failed user=%s error=\"no INBOX\"", res.user);
+	else if (store_message_append_prepared(store, inbox, prepared,
+					       (const unsigned char *)fields, strlen(fields),
+					       &opts, &ar, &error) < 0)
+		log_error("event=forward_local_failed user=%s error=\"%s\"", res.user, error);
+	else
+		log_info("event=forwarded_local from=%s user=%s message=%s", me, res.user, ar.id);
+	return 0;
+}
+
+/* Sends copies of the job's message to targets on behalf of me (the
+ * forwarding address): local addresses straight into their INBOX, the
+ * others through the outbound spool, counted against limit per day under
+ * counter_id. -1 if the message has looped. */
+static int forward_to(struct store *store, struct pool *pool, struct lmtp_data_job *job,
+		      const struct message_prepared *prepared, const struct filter_message *fm,
+		      const char *counter_id, const char *me, const char *const *targets,
+		      unsigned int count, unsigned int limit)
+{
+	const char *error;
+	/* loop detection: a copy we forwarded already, or too many hops */
+	if (fm->forwarded_by_count >= FILTER_MAX_FORWARD_HOPS) {
+		log_warn("event=forward_loop user=%s hops=%u", counter_id, fm->forwarded_by_count);
+		return -1;
+	}
+	for (unsigned int i = 0; i < fm->forwarded_by_count; i++) {
+		if (strcasecmp(fm->forwarded_by[i], me) == 0) {
+			log_warn("event=forward_loop user=%s", counter_id);
+			return -1;
+		}
+	}
+	const char **remote = pool_alloc(pool, (count + 1) * sizeof(*remote));
+	unsigned int n = 0;
+	for (unsigned int i = 0; i < count; i++)
+		if (forward_local(store, pool, job, prepared, targets[i], me) < 0)
+			remote[n++] = targets[i];
+	if (n == 0)
+		return 0;
+	if (lmtp_set.outbound_spool[0] == '\0') {
+		log_warn("event=forward_skipped user=%s reason=\"no outbound spool\"", counter_id);
+		return 0;
+	}
+	const char *key = pool_printf(pool, "forwards:%s:%lld", counter_id, (long long)today());
+	const char *prefix = pool_printf(pool, FILTER_FORWARDED_HEADER ": %s\r\n", me);
+	if (lmtp_set.redis_counters) {
+		lmtp_gate_add(job, LMTP_GATE_LIMIT, counter_id, key, FORWARDS_TTL, limit,
+			      job->mail_from, remote, n, prefix, NULL, 0);
+		return 0;
+	}
+	if (lmtp_gate_store_check(store, LMTP_GATE_LIMIT, key, FORWARDS_TTL, limit) < 0) {
+		log_warn("event=forward_limit user=%s limit=%u", counter_id, limit);
+		return 0;
+	}
+	if (lmtp_outbound_write(job->mail_from, remote, n, (const unsigned char *)prefix,
+				strlen(prefix), job->raw, job->len, &error) < 0)
+		log_error("event=forward_failed user=%s error=\"%s\"", counter_id, error);
+	else
+		log_info("event=forwarded user=%s targets=%u", counter_id, n);
+	return 0;
+}
+
 static void forward(struct store *store, struct pool *pool, struct lmtp_data_job *job,
-		    const struct lmtp_rcpt *rcpt, const struct store_user *user,
-		    const struct filter_actions *actions, const struct filter_message *fm)
+		    const struct message_prepared *prepared, const struct lmtp_rcpt *rcpt,
+		    const struct store_user *user, const struct filter_actions *actions,
+		    const struct filter_message *fm)
 {
 	const char *const *targets;
 	unsigned int tcount;
@@ -164,20 +265,9 @@ static void forward(struct store *store, struct pool *pool, struct lmtp_data_job
 	if (store_user_targets_get(store, rcpt->user, pool, &targets, &tcount, &error) < 0)
 		tcount = 0;
 	unsigned int count = tcount + actions->forward_count;
-	if (count == 0 || lmtp_set.outbound_spool[0] == '\0')
+	if (count == 0)
 		return;
 	const char *me = user->address != NULL ? user->address : rcpt->matched;
-	/* loop detection: a copy we forwarded already, or too many hops */
-	if (fm->forwarded_by_count >= FILTER_MAX_FORWARD_HOPS) {
-		log_warn("event=forward_loop user=%s hops=%u", rcpt->user, fm->forwarded_by_count);
-		return;
-	}
-	for (unsigned int i = 0; i < fm->forwarded_by_count; i++) {
-		if (strcasecmp(fm->forwarded_by[i], me) == 0) {
-			log_warn("event=forward_loop user=%s", rcpt->user);
-			return;
-		}
-	}
 	const char **all = pool_alloc(pool, count * sizeof(*all));
 	unsigned int n = 0;
 	for (unsigned int i = 0; i < tcount; i++)
@@ -186,22 +276,34 @@ static void forward(struct store *store, struct pool *pool, struct lmtp_data_job
 		all[n++] = actions->forward[i];
 	unsigned int limit = user->limits.forwards_per_day > 0 ? user->limits.forwards_per_day :
 			     lmtp_set.forwards_per_day;
-	const char *key = pool_printf(pool, "forwards:%s:%lld", rcpt->user, (long long)today());
-	const char *prefix = pool_printf(pool, FILTER_FORWARDED_HEADER ": %s\r\n", me);
-	if (lmtp_set.redis_counters) {
-		lmtp_gate_add(job, LMTP_GATE_LIMIT, rcpt->user, key, FORWARDS_TTL, limit,
-			      job->mail_from, all, n, prefix, NULL, 0);
+	(void)forward_to(store, pool, job, prepared, fm, rcpt->user, me, all, n, limit);
+}
+
+/* A recipient that is a forwarded address: no mailbox, only copies. */
+static void deliver_forwarded(struct store *store, struct pool *pool, struct lmtp_data_job *job,
+			      unsigned int i, const struct message_prepared *prepared,
+			      const struct filter_message *fm)
+{
+	const struct lmtp_rcpt *rcpt = &job->rcpts[i];
+	struct lmtp_reply *r = &job->replies[i];
+	const char *const *targets;
+	unsigned int count;
+	const char *error;
+	if (store_forwarded_get(store, rcpt->matched, pool, NULL, &targets, &count, &error) < 0) {
+		set_reply(job->pool, r, 451, "4.3.0 <%s> Temporary failure", rcpt->address);
 		return;
 	}
-	if (lmtp_gate_store_check(store, LMTP_GATE_LIMIT, key, FORWARDS_TTL, limit) < 0) {
-		log_warn("event=forward_limit user=%s limit=%u", rcpt->user, limit);
+	if (count == 0) {
+		set_reply(job->pool, r, 550, "5.1.1 <%s> No such user here", rcpt->address);
 		return;
 	}
-	if (lmtp_outbound_write(job->mail_from, all, n, (const unsigned char *)prefix,
-				strlen(prefix), job->raw, job->len, &error) < 0)
-		log_error("event=forward_failed user=%s error=\"%s\"", rcpt->user, error);
-	else
-		log_info("event=forwarded user=%s targets=%u", rcpt->user, n);
+	if (forward_to(store, pool, job, prepared, fm, rcpt->matched, rcpt->matched, targets,
+		       count, lmtp_set.forwards_per_day) < 0) {
+		set_reply(job->pool, r, 554, "5.4.6 <%s> Forwarding loop detected", rcpt->address);
+		return;
+	}
+	set_reply(job->pool, r, 250, "2.0.0 <%s> Forwarded to %u target%s", rcpt->address, count,
+		  count == 1 ? "" : "s");
 }
 
 static void autoreply(struct store *store, struct pool *pool, struct lmtp_data_job *job,
@@ -256,6 +358,10 @@ static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned
 	struct store_filter *filters;
 	unsigned int filters_count;
 	const char *error;
+	if (rcpt->user[0] == '\0') {
+		deliver_forwarded(store, pool, job, i, prepared, fm);
+		goto out;
+	}
 	if (store_user_get(store, rcpt->user, pool, &user, &error) < 0) {
 		if (store_last_error(store) == STORE_ERR_NOT_FOUND)
 			set_reply(job->pool, r, 550, "5.1.1 <%s> No such user here", rcpt->address);
@@ -315,7 +421,7 @@ static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned
 	}
 	/* what follows never changes the reply: the message is stored */
 	queue_webhooks(store, job, rcpt, &actions, fm, message_id);
-	forward(store, pool, job, rcpt, user, &actions, fm);
+	forward(store, pool, job, prepared, rcpt, user, &actions, fm);
 	if (!spam)
 		autoreply(store, pool, job, rcpt, user, fm);
 out:

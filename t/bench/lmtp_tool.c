@@ -9,6 +9,7 @@
  *        attachment size seen flag spam delete mailbox=PATH forward webhook)
  *   lmtp_tool DB autoreply USERID SUBJECT TEXT
  *   lmtp_tool DB targets USERID TARGET...
+ *   lmtp_tool DB forwarded ADDRESS TARGET...
  *   lmtp_tool DB list USERID PATH        uid flags size id (one line each)
  *   lmtp_tool DB fetch USERID PATH UID   the raw message on stdout
  *   lmtp_tool DB webhooks                url event payload (one line each)
@@ -144,6 +145,10 @@ int main(int argc, char **argv)
 		if (store_user_targets_set(store, argv[3], (const char *const *)argv + 4,
 					   (unsigned int)(argc - 4), &error) < 0)
 			die("targets", error);
+	} else if (strcmp(cmd, "forwarded") == 0 && argc >= 4) {
+		if (store_forwarded_set(store, argv[3], (const char *const *)argv + 4,
+					(unsigned int)(argc - 4), &error) < 0)
+			die("forwarded", error);
 	} else if (strcmp(cmd, "list") == 0 && argc == 5) {
 		if (store_message_list(store, mailbox_id(argv[3], argv[4]), NULL, 0, print_msg,
 				       NULL, &error) < 0)

@@ -469,6 +469,68 @@ class RedisDown(LmtpBase):
         self.assertIn("event=redis_counter_failed", self.suite.log_text())
 
 
+class ForwardedAddresses(LmtpBase):
+    """Addresses that only forward (no mailbox), and forward targets that
+    are local users: their copy goes into the INBOX, not the spool."""
+
+    def test_forwarded_address_local_and_remote_targets(self):
+        local = self.user("fwdlocal")
+        self.tool("forwarded", "only.forward@example.test", "far@elsewhere.test",
+                  "fwdlocal@example.test")
+        before = set(self.spool())
+        with self.lmtp() as l:
+            # dots and +label are ignored, as for user addresses
+            self.assertEqual(l.sendmail("a@remote.test", ["onlyforward+x@example.test"],
+                                        message(subject="fwd-only")), {})
+        new = sorted(set(self.spool()) - before)
+        self.assertEqual(len(new), 1, new)
+        with open(new[0], "rb") as f:
+            self.assertTrue(f.read().startswith(
+                b"Return-Path: <a@remote.test>\r\nX-Envelope-To: <far@elsewhere.test>\r\n"
+                b"X-WildDuck-Forwarded-By: only.forward@example.test\r\nFrom: "))
+        msgs = self.messages(local)
+        self.assertEqual(len(msgs), 1)
+        self.assertTrue(self.fetch(local, msgs[0][0]).startswith(
+            b"Delivered-To: fwdlocal@example.test\r\nReturn-Path: <a@remote.test>\r\n"
+            b"X-WildDuck-Forwarded-By: only.forward@example.test\r\nFrom: "))
+
+    def test_forwarded_address_rcpt_replies_and_loop(self):
+        self.tool("forwarded", "loop@example.test", "away@elsewhere.test")
+        sock, conn = self.session()
+        self.cmd(conn, "LHLO client.test")
+        self.assertEqual(self.cmd(conn, "MAIL FROM:<a@remote.test>")[0][:3], "250")
+        self.assertEqual(self.cmd(conn, "RCPT TO:<loop@example.test>")[0][:3], "250")
+        self.assertEqual(self.cmd(conn, "RCPT TO:<noloop-nobody@example.test>")[0][:3], "550")
+        self.assertEqual(self.cmd(conn, "DATA")[0][:3], "354")
+        before = set(self.spool())
+        conn.send("X-WildDuck-Forwarded-By: loop@example.test\r\nSubject: x\r\n\r\nhi\r\n.\r\n")
+        self.assertEqual(self.reply(conn)[0][:9], "554 5.4.6")
+        self.assertEqual(sorted(set(self.spool()) - before), [])
+        sock.close()
+        # targets removed: the address is gone
+        self.tool("forwarded", "loop@example.test")
+        with self.lmtp() as l:
+            with self.assertRaises(smtplib.SMTPRecipientsRefused):
+                l.sendmail("a@remote.test", ["loop@example.test"], message())
+
+    def test_user_targets_to_local_user_go_to_inbox(self):
+        src = self.user("fwdsource")
+        dst = self.user("fwdtarget")
+        self.tool("targets", src, "fwdtarget@example.test")
+        before = set(self.spool())
+        with self.lmtp() as l:
+            l.sendmail("a@remote.test", ["fwdsource@example.test"], message())
+            # a copy that fwdsource forwarded already is not forwarded again
+            l.sendmail("a@remote.test", ["fwdsource@example.test"],
+                       message(extra="X-WildDuck-Forwarded-By: fwdsource@example.test\r\n"))
+        self.assertEqual(sorted(set(self.spool()) - before), [])
+        self.assertEqual(len(self.messages(src)), 2)
+        msgs = self.messages(dst)
+        self.assertEqual(len(msgs), 1)
+        self.assertIn(b"X-WildDuck-Forwarded-By: fwdsource@example.test\r\n",
+                      self.fetch(dst, msgs[0][0]))
+
+
 if __name__ == "__main__":
     unittest.main()
 

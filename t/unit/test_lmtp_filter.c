@@ -248,6 +248,26 @@ START_TEST(store_delivery_calls)
 	ck_assert_int_eq(store_user_targets_get(store, uid, pool, &t, &count, &error), 0);
 	ck_assert_uint_eq(count, 0);
 
+	/* forwarded addresses: matched by delivery key, replaced, removed */
+	const char *fwd[] = { "x@far.test", "y@far.test" }, *stored;
+	ck_assert_int_eq(store_forwarded_set(store, "Only.Fwd@Example.test", fwd, 2, &error), 0);
+	ck_assert_int_eq(store_forwarded_get(store, "onlyfwd+tag@example.test", pool, &stored, &t,
+					     &count, &error), 0);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_str_eq(t[0], "x@far.test");
+	ck_assert_str_eq(stored, "Only.Fwd@Example.test");
+	ck_assert_int_eq(store_forwarded_set(store, "only.fwd@example.test", fwd + 1, 1, &error), 0);
+	ck_assert_int_eq(store_forwarded_get(store, "only.fwd@example.test", pool, NULL, &t,
+					     &count, &error), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_str_eq(t[0], "y@far.test");
+	const char *bad[] = { "no-at-sign" };
+	ck_assert_int_eq(store_forwarded_set(store, "b@example.test", bad, 1, &error), -1);
+	ck_assert_int_eq(store_forwarded_set(store, "only.fwd@example.test", NULL, 0, &error), 0);
+	ck_assert_int_eq(store_forwarded_get(store, "only.fwd@example.test", pool, NULL, &t,
+					     &count, &error), 0);
+	ck_assert_uint_eq(count, 0);
+
 	int64_t v;
 	ck_assert_int_eq(store_counter_add(store, "k", 1, 60, &v, &error), 0);
 	ck_assert_int_eq(v, 1);
