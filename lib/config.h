@@ -91,6 +91,7 @@ struct config {
 		char *hostname;			/* "" = gethostname() */
 		int autoreply_interval;		/* ms between autoreplies to one sender */
 		int forwards_per_day;
+		char *sendmail;			/* "" = leave the spool to an external pickup */
 	} lmtp_settings;
 	struct config_service pop3;
 	struct {

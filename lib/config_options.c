@@ -136,6 +136,11 @@ const struct config_option config_options[] = {
 	{ "lmtp.forwards_per_day", CFG_INT, OFF(lmtp_settings.forwards_per_day), "2000", 0,
 	  10000000, NULL,
 	  "Messages a user may forward per day, unless the user has its own limit." },
+	{ "lmtp.sendmail", CFG_STRING, OFF(lmtp_settings.sendmail), "''", 0, 0, NULL,
+	  "Command that sends a spooled message, run without a shell with the message on "
+	  "stdin; {sender} becomes the envelope sender, {recipients} one argument per "
+	  "recipient (e.g. '/usr/sbin/sendmail -i -f {sender} -- {recipients}'). Empty: the "
+	  "spool is left to an external pickup (see wd-lmtp(8))." },
 	SERVICE_OPTIONS(pop3, "[{address: '0.0.0.0:110'}]",
 			"1", "10m",
 			"A POP3 client silent this long is disconnected; changes are not applied."),

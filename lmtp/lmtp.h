@@ -126,4 +126,10 @@ void lmtp_autoreply_build(struct pool *pool, const struct store_autoreply *ar,
 			  const char *user_address, const char *sender,
 			  const struct filter_message *orig, struct buffer *msg);
 
+/* ---- the spool's own pickup (lmtp_pickup.c), when lmtp.sendmail is set ----
+ * Hands each file of the spool's new/ to the command (see wd-lmtp(8)). */
+int lmtp_pickup_start(struct event_base *base, const char *spool, const char *command,
+		      const char **error_r);
+void lmtp_pickup_stop(void);
+
 #endif

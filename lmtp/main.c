@@ -49,10 +49,10 @@ static int spool_prepare(const struct config *config, const char **error_r)
 	if (spool[0] == '\0')
 		return 0;
 	static char err[4200];
-	const char *sub[] = { "", "/tmp", "/new" };
+	const char *sub[] = { "", "/tmp", "/new", "/cur" };	/* cur: lmtp_pickup.c */
 	struct passwd *pw = geteuid() == 0 ? getpwnam(config->user) : NULL;
 	struct group *gr = geteuid() == 0 ? getgrnam(config->group) : NULL;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s%s", spool, sub[i]);
 		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
@@ -109,6 +109,9 @@ static int lmtp_start(struct event_base *base, const struct config *config,
 		lmtp_set.redis_counters = true;
 		lmtp_set.redis_prefix = config->redis.prefix;
 	}
+	if (c->sendmail[0] != '\0' && c->outbound_spool[0] != '\0' &&
+	    lmtp_pickup_start(base, c->outbound_spool, c->sendmail, error_r) < 0)
+		return -1;
 	return 0;
 }
 
@@ -117,6 +120,7 @@ static void lmtp_deinit(void)
 	/* first: its pending replies fall back to the store threads */
 	redis_free(&lmtp_redis);
 	workpool_destroy(&lmtp_workpool);
+	lmtp_pickup_stop();
 	notify_free(&lmtp_notify);
 }
 

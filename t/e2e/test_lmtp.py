@@ -531,6 +531,78 @@ class ForwardedAddresses(LmtpBase):
                       self.fetch(dst, msgs[0][0]))
 
 
+class SendmailPickup(LmtpBase):
+    """lmtp.sendmail: wd-lmtp hands spooled files to a command itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.outdir = tempfile.mkdtemp(prefix="wd-sendmail-")
+        os.chmod(cls.outdir, 0o777)  # the worker runs as nobody when we are root
+        cls.script = os.path.join(cls.outdir, "fake-sendmail")
+        with open(cls.script, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "out=\"$(dirname \"$0\")/sent.$$\"\n"
+                    "printf '%s\\n' \"$@\" > \"$out.args\"\n"
+                    "cat > \"$out.msg\"\n"
+                    "case \"$*\" in *fail@*) exit 75;; esac\n")
+        os.chmod(cls.script, 0o755)
+        cls.suite_options = {"lmtp__sendmail": cls.script + " -i -f {sender} -- {recipients}"}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        import shutil
+        shutil.rmtree(cls.outdir, ignore_errors=True)
+
+    def sent(self, word):
+        found = []
+        for name in sorted(glob.glob(os.path.join(self.outdir, "sent.*.args"))):
+            with open(name) as f:
+                if word in f.read():
+                    found.append(name)
+        return found
+
+    def spooled(self, word):
+        found = []
+        for name in glob.glob(os.path.join(self.suite.spool, "*", "*.eml*")):
+            with open(name, "rb") as f:
+                if word.encode() in f.read():
+                    found.append(name)
+        return found
+
+    def test_forward_is_handed_to_the_command(self):
+        uid = self.user("picked")
+        self.tool("targets", uid, "one@elsewhere.test", "two@elsewhere.test")
+        raw = message()
+        with self.lmtp() as l:
+            l.sendmail("a@remote.test", ["picked@example.test"], raw)
+        self.suite.wait_until(lambda: len(self.sent("one@elsewhere.test")) == 1 and
+                              not self.spooled("picked@example.test"),
+                              what="the pickup to send and remove the file")
+        args = self.sent("one@elsewhere.test")[0]
+        with open(args) as f:
+            self.assertEqual(f.read().splitlines(),
+                             ["-i", "-f", "a@remote.test", "--", "one@elsewhere.test",
+                              "two@elsewhere.test"])
+        with open(args[:-5] + ".msg", "rb") as f:
+            self.assertEqual(f.read(), b"X-WildDuck-Forwarded-By: picked@example.test\r\n" + raw)
+
+    def test_failed_command_keeps_the_file(self):
+        uid = self.user("pickfail")
+        self.tool("targets", uid, "fail@elsewhere.test")
+        with self.lmtp() as l:
+            l.sendmail("a@remote.test", ["pickfail@example.test"], message())
+        self.suite.wait_until(lambda: "event=outbound_send_failed" in self.suite.log_text(),
+                              what="the failed send")
+        # back in new/, to be tried again later
+        kept = self.spooled("pickfail@example.test")
+        self.assertEqual(len(kept), 1, kept)
+        self.assertEqual(os.path.basename(os.path.dirname(kept[0])), "new")
+        self.assertGreater(os.stat(kept[0]).st_mtime, time.time() + 10)
+
+
 if __name__ == "__main__":
     unittest.main()
 
