@@ -80,6 +80,9 @@ struct lmtp_data_job {
 	struct lmtp_reply *replies;	/* one per recipient */
 	/* outbound mail waiting for its Redis counter (lmtp_gate.c) */
 	struct lmtp_gated *gated;
+	/* local users that got a forwarded copy: their sessions are woken */
+	const char **woken;
+	unsigned int woken_count, woken_cap;
 };
 void lmtp_data_job_run(void *thread_ctx, void *job);
 

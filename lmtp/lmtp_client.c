@@ -244,6 +244,8 @@ static void data_done(void *arg)
 		transaction_reset(s);
 		resume_input(s);
 	}
+	for (unsigned int i = 0; i < job->woken_count; i++)
+		notify_publish(lmtp_notify, job->woken[i]);
 	lmtp_gate_run(job);
 	free(job->raw);
 	pool_destroy(&job->pool);

@@ -176,7 +176,20 @@ static int64_t today(void)
 /* A forward target that is a local address gets the copy in its INBOX,
  * with the loop header; no filters, forwards or autoreplies of its own
  * (so a local copy cannot loop). 0 if it was local and handled. */
-static int forward_local(struct store *store, struct pool *pool, const struct lmtp_data_job *job,
+static void wake_later(struct lmtp_data_job *job, const char *user)
+{
+	if (job->woken_count == job->woken_cap) {
+		unsigned int cap = job->woken_cap ? job->woken_cap * 2 : 8;
+		const char **w = pool_alloc(job->pool, cap * sizeof(*w));
+		if (job->woken_count > 0)
+			memcpy(w, job->woken, job->woken_count * sizeof(*w));
+		job->woken = w;
+		job->woken_cap = cap;
+	}
+	job->woken[job->woken_count++] = pool_strdup(job->pool, user);
+}
+
+static int forward_local(struct store *store, struct pool *pool, struct lmtp_data_job *job,
 			 const struct message_prepared *prepared, const char *target,
 			 const char *me)
 {
@@ -198,8 +211,10 @@ static int forward_local(struct store *store, struct pool *pool, const struct lm
 					       (const unsigned char *)fields, strlen(fields),
 					       &opts, &ar, &error) < 0)
 		log_error("event=forward_local_failed user=%s error=\"%s\"", res.user, error);
-	else
+	else {
 		log_info("event=forwarded_local from=%s user=%s message=%s", me, res.user, ar.id);
+		wake_later(job, res.user);
+	}
 	return 0;
 }
 

@@ -644,3 +644,24 @@ class ImapView(LmtpBase):
             typ, data = m.select("Junk")
             self.assertEqual(data[0], b"1")
         self.assertEqual(len(self.messages(uid)), 1)
+
+    def test_local_forward_wakes_idle(self):
+        """A copy forwarded to a local user wakes that user's IDLE session."""
+        self.tool("user", "fwdidle", "fwdidle@example.test", 0, "idle-pw")
+        self.tool("forwarded", "to.idle@example.test", "fwdidle@example.test")
+        host, port = self.suite.address("imap")
+        sock = socket.create_connection((host, port), timeout=10)
+        f = sock.makefile("rb")
+        f.readline()
+        for line in (b"a LOGIN fwdidle idle-pw\r\n", b"s SELECT INBOX\r\n"):
+            sock.sendall(line)
+            while not f.readline().startswith(line[:2]):
+                pass
+        sock.sendall(b"i IDLE\r\n")
+        self.assertTrue(f.readline().startswith(b"+"))
+        with smtplib.LMTP(self.sock_path, timeout=30) as l:
+            self.assertEqual(l.sendmail("s@remote.test", ["to.idle@example.test"],
+                                        message(subject="forwarded to idle")), {})
+        sock.settimeout(2)
+        self.assertEqual(f.readline(), b"* 1 EXISTS\r\n")
+        sock.close()
