@@ -100,7 +100,8 @@ void rfc2047_decode(const unsigned char *in, size_t len, struct buffer *out)
 void rfc2047_encode(const char *s, struct buffer *out)
 {
 	size_t len = strlen(s);
-	bool plain = true;
+	/* text that contains "=?" could be read back as an encoded word */
+	bool plain = strstr(s, "=?") == NULL;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x7f || (c < ' ' && c != '\t'))

@@ -102,6 +102,14 @@ START_TEST(test_rfc2047)
 	buffer_truncate(&b, 0);
 	rfc2047_encode("ascii only", &b);
 	ck_assert_str_eq(buffer_cstr(&b), "ascii only");
+	/* plain text that looks like an encoded word must not be sent as is
+	 * (found by fuzz_rfc2047) */
+	buffer_truncate(&b, 0);
+	rfc2047_encode("\tsay =?x?q?hi?= twice\t", &b);
+	ck_assert_ptr_null(strstr(buffer_cstr(&b), "=?x?q"));
+	s = dec2047(buffer_cstr(&b));
+	ck_assert_str_eq(s, "\tsay =?x?q?hi?= twice\t");
+	free(s);
 	buffer_free(&b);
 }
 END_TEST
