@@ -945,3 +945,21 @@ const struct store_driver store_driver_sqlite = {
 	.journal_user_since = sqlite_journal_user_since,
 	.journal_user_last = sqlite_journal_user_last,
 };
+
+sqlite3_stmt *sqlite_prepare_once(struct store *store, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(sqlite_ctx(store)->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite_fail(store, rc, "prepare");
+		return NULL;
+	}
+	return stmt;
+}
+
+int sqlite_run_once(struct store *store, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, what);
+}

@@ -86,6 +86,12 @@ sqlite3_stmt *sqlite_stmt(struct store *store, enum sqlite_stmt which);
 /* Sets the store error from a failed sqlite call (BUSY -> TEMPORARY,
  * UNIQUE -> EXISTS, ...); returns -1. */
 int sqlite_fail(struct store *store, int rc, const char *what);
+/* An uncached statement for the calls of one schema step's file; NULL
+ * with the store error set on failure. */
+sqlite3_stmt *sqlite_prepare_once(struct store *store, const char *sql);
+/* Steps an uncached statement once and finalizes it; 0 or -1 via
+ * sqlite_fail(). */
+int sqlite_run_once(struct store *store, sqlite3_stmt *stmt, const char *what);
 /* Steps a statement that returns no rows; 0 or -1 via sqlite_fail(). */
 int sqlite_exec_stmt(struct store *store, sqlite3_stmt *stmt, const char *what);
 

@@ -8,24 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static sqlite3_stmt *prepare(struct store *store, const char *sql)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(sqlite_ctx(store)->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite_fail(store, rc, "prepare");
-		return NULL;
-	}
-	return stmt;
-}
-
-static int run(struct store *store, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, what);
-}
-
 int sqlite_user_list(struct store *store, const char *after_id, bool backwards,
 		     unsigned int limit, struct pool *pool, struct store_user **users_r,
 		     unsigned int *count_r)
@@ -34,7 +16,7 @@ int sqlite_user_list(struct store *store, const char *after_id, bool backwards,
 	snprintf(sql, sizeof(sql), "SELECT %s FROM users WHERE ?1 IS NULL OR id %s ?1 "
 		 "ORDER BY id %s LIMIT ?2", sqlite_user_cols, backwards ? "<" : ">",
 		 backwards ? "DESC" : "ASC");
-	sqlite3_stmt *stmt = prepare(store, sql);
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, sql);
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, after_id);
@@ -56,7 +38,7 @@ int sqlite_user_list(struct store *store, const char *after_id, bool backwards,
 
 int sqlite_user_count(struct store *store, uint64_t *count_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT count(*) FROM users");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT count(*) FROM users");
 	if (stmt == NULL)
 		return -1;
 	int rc = sqlite3_step(stmt);
@@ -74,7 +56,7 @@ int sqlite_message_page(struct store *store, const char *mailbox_id, uint32_t fi
 	snprintf(sql, sizeof(sql), "SELECT %s FROM messages WHERE mailbox = ?1 AND uid "
 		 "BETWEEN ?2 AND ?3 ORDER BY uid %s LIMIT ?4", sqlite_message_cols,
 		 descending ? "DESC" : "ASC");
-	sqlite3_stmt *stmt = prepare(store, sql);
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, sql);
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, mailbox_id);
@@ -124,11 +106,11 @@ int sqlite_token_add(struct store *store, const char *user_id, const char *token
 		     int64_t expires)
 {
 	/* expired tokens go whenever a new one comes */
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM api_tokens WHERE expires < "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM api_tokens WHERE expires < "
 				     "CAST(strftime('%s', 'now') AS INTEGER)");
-	if (stmt == NULL || run(store, stmt, "token purge") < 0)
+	if (stmt == NULL || sqlite_run_once(store, stmt, "token purge") < 0)
 		return -1;
-	stmt = prepare(store, "INSERT INTO api_tokens (hash, user, created, expires) "
+	stmt = sqlite_prepare_once(store, "INSERT INTO api_tokens (hash, user, created, expires) "
 		       "SELECT ?1, id, CAST(strftime('%s', 'now') AS INTEGER), ?3 FROM users "
 		       "WHERE id = ?2");
 	if (stmt == NULL)
@@ -136,7 +118,7 @@ int sqlite_token_add(struct store *store, const char *user_id, const char *token
 	sqlite_bind_text(stmt, 1, token_hash);
 	sqlite_bind_text(stmt, 2, user_id);
 	sqlite3_bind_int64(stmt, 3, expires);
-	if (run(store, stmt, "token add") < 0)
+	if (sqlite_run_once(store, stmt, "token add") < 0)
 		return -1;
 	if (sqlite3_changes(sqlite_ctx(store)->db) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
@@ -146,7 +128,7 @@ int sqlite_token_add(struct store *store, const char *user_id, const char *token
 int sqlite_token_get(struct store *store, const char *token_hash, int64_t now,
 		     char user_id_r[STORE_ID_SIZE])
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT user FROM api_tokens WHERE hash = ?1 "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT user FROM api_tokens WHERE hash = ?1 "
 				     "AND expires > ?2");
 	if (stmt == NULL)
 		return -1;
@@ -163,11 +145,11 @@ int sqlite_token_get(struct store *store, const char *token_hash, int64_t now,
 
 int sqlite_token_delete(struct store *store, const char *token_hash)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM api_tokens WHERE hash = ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM api_tokens WHERE hash = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, token_hash);
-	if (run(store, stmt, "token delete") < 0)
+	if (sqlite_run_once(store, stmt, "token delete") < 0)
 		return -1;
 	return sqlite3_changes(sqlite_ctx(store)->db) == 0 ?
 		store_set_error(store, STORE_ERR_NOT_FOUND, "no such token") : 0;
@@ -176,7 +158,7 @@ int sqlite_token_delete(struct store *store, const char *token_hash)
 int sqlite_journal_user_since(struct store *store, const char *user_id, int64_t after,
 			      unsigned int limit, store_journal_user_cb *callback, void *context)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT j.id, j.mailbox, j.command, j.uid, j.modseq, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT j.id, j.mailbox, j.command, j.uid, j.modseq, "
 		"j.message, j.flags FROM journal j WHERE j.mailbox IN "
 		"(SELECT id FROM mailboxes WHERE user = ?1) AND j.id > ?2 ORDER BY j.id LIMIT ?3");
 	if (stmt == NULL)
@@ -213,7 +195,7 @@ int sqlite_journal_user_since(struct store *store, const char *user_id, int64_t 
 
 int sqlite_journal_user_last(struct store *store, const char *user_id, int64_t *position_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT coalesce(max(id), 0) FROM journal WHERE "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT coalesce(max(id), 0) FROM journal WHERE "
 				     "mailbox IN (SELECT id FROM mailboxes WHERE user = ?1)");
 	if (stmt == NULL)
 		return -1;

@@ -12,25 +12,6 @@
 /* Used TOTP steps older than this many steps are forgotten. */
 #define TOTP_STEPS_KEPT 10
 
-static sqlite3_stmt *prepare(struct store *store, const char *sql)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(sqlite_ctx(store)->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite_fail(store, rc, "prepare");
-		return NULL;
-	}
-	return stmt;
-}
-
-/* Steps a statement that returns no rows and finalizes it. */
-static int run(struct store *store, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, what);
-}
-
 static int changes(struct store *store)
 {
 	return sqlite3_changes(sqlite_ctx(store)->db);
@@ -40,7 +21,7 @@ int sqlite_asp_create(struct store *store, const char *user_id, const char *desc
 		      const char *scopes, const char *password_hash, char id_r[STORE_ID_SIZE])
 {
 	/* INSERT ... SELECT: no row (NOT_FOUND) when the user does not exist */
-	sqlite3_stmt *stmt = prepare(store, "INSERT INTO asps (id, user, description, scopes, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO asps (id, user, description, scopes, "
 		"password, created, last_use) SELECT ?1, id, ?3, ?4, ?5, ?6, 0 FROM users "
 		"WHERE id = ?2");
 	if (stmt == NULL)
@@ -52,7 +33,7 @@ int sqlite_asp_create(struct store *store, const char *user_id, const char *desc
 	sqlite_bind_text(stmt, 4, scopes);
 	sqlite_bind_text(stmt, 5, password_hash);
 	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
-	if (run(store, stmt, "asp") < 0)
+	if (sqlite_run_once(store, stmt, "asp") < 0)
 		return -1;
 	if (changes(store) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
@@ -62,7 +43,7 @@ int sqlite_asp_create(struct store *store, const char *user_id, const char *desc
 int sqlite_asp_list(struct store *store, const char *user_id, struct pool *pool,
 		    struct store_asp **asps_r, unsigned int *count_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT id, user, description, scopes, password, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT id, user, description, scopes, password, "
 		"created, last_use FROM asps WHERE user = ?1 ORDER BY created, rowid");
 	if (stmt == NULL)
 		return -1;
@@ -96,12 +77,12 @@ int sqlite_asp_list(struct store *store, const char *user_id, struct pool *pool,
 
 int sqlite_asp_delete(struct store *store, const char *user_id, const char *asp_id)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM asps WHERE id = ?1 AND user = ?2");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM asps WHERE id = ?1 AND user = ?2");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, asp_id);
 	sqlite_bind_text(stmt, 2, user_id);
-	if (run(store, stmt, "asp delete") < 0)
+	if (sqlite_run_once(store, stmt, "asp delete") < 0)
 		return -1;
 	return changes(store) == 0 ?
 		store_set_error(store, STORE_ERR_NOT_FOUND, "no such application password") : 0;
@@ -109,12 +90,12 @@ int sqlite_asp_delete(struct store *store, const char *user_id, const char *asp_
 
 int sqlite_asp_touch(struct store *store, const char *asp_id, int64_t when)
 {
-	sqlite3_stmt *stmt = prepare(store, "UPDATE asps SET last_use = ?2 WHERE id = ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "UPDATE asps SET last_use = ?2 WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, asp_id);
 	sqlite3_bind_int64(stmt, 2, when);
-	if (run(store, stmt, "asp touch") < 0)
+	if (sqlite_run_once(store, stmt, "asp touch") < 0)
 		return -1;
 	return changes(store) == 0 ?
 		store_set_error(store, STORE_ERR_NOT_FOUND, "no such application password") : 0;
@@ -123,7 +104,7 @@ int sqlite_asp_touch(struct store *store, const char *asp_id, int64_t when)
 int sqlite_totp_get(struct store *store, const char *user_id, struct pool *pool,
 		    const char **secret_r, bool *enabled_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT secret, enabled FROM totp WHERE user = ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT secret, enabled FROM totp WHERE user = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, user_id);
@@ -142,13 +123,13 @@ int sqlite_totp_set(struct store *store, const char *user_id, const char *secret
 {
 	sqlite3_stmt *stmt;
 	if (secret == NULL) {
-		stmt = prepare(store, "DELETE FROM totp WHERE user = ?1");
+		stmt = sqlite_prepare_once(store, "DELETE FROM totp WHERE user = ?1");
 		if (stmt == NULL)
 			return -1;
 		sqlite_bind_text(stmt, 1, user_id);
-		return run(store, stmt, "totp");
+		return sqlite_run_once(store, stmt, "totp");
 	}
-	stmt = prepare(store, "INSERT INTO totp (user, secret, enabled) SELECT id, ?2, ?3 "
+	stmt = sqlite_prepare_once(store, "INSERT INTO totp (user, secret, enabled) SELECT id, ?2, ?3 "
 		       "FROM users WHERE id = ?1 ON CONFLICT (user) DO UPDATE SET "
 		       "secret = excluded.secret, enabled = excluded.enabled");
 	if (stmt == NULL)
@@ -156,7 +137,7 @@ int sqlite_totp_set(struct store *store, const char *user_id, const char *secret
 	sqlite_bind_text(stmt, 1, user_id);
 	sqlite_bind_text(stmt, 2, secret);
 	sqlite3_bind_int(stmt, 3, enabled);
-	if (run(store, stmt, "totp") < 0)
+	if (sqlite_run_once(store, stmt, "totp") < 0)
 		return -1;
 	return changes(store) == 0 ? store_set_error(store, STORE_ERR_NOT_FOUND, "no such user") : 0;
 }
@@ -164,27 +145,27 @@ int sqlite_totp_set(struct store *store, const char *user_id, const char *secret
 int sqlite_totp_use(struct store *store, const char *user_id, uint64_t step)
 {
 	/* the primary key makes a second use of the step fail with EXISTS */
-	sqlite3_stmt *stmt = prepare(store, "INSERT INTO totp_used (user, step) "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO totp_used (user, step) "
 				     "SELECT id, ?2 FROM users WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, user_id);
 	sqlite3_bind_int64(stmt, 2, (int64_t)step);
-	if (run(store, stmt, "totp use") < 0)
+	if (sqlite_run_once(store, stmt, "totp use") < 0)
 		return -1;
 	if (changes(store) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
-	stmt = prepare(store, "DELETE FROM totp_used WHERE user = ?1 AND step < ?2");
+	stmt = sqlite_prepare_once(store, "DELETE FROM totp_used WHERE user = ?1 AND step < ?2");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, user_id);
 	sqlite3_bind_int64(stmt, 2, (int64_t)step - TOTP_STEPS_KEPT);
-	return run(store, stmt, "totp use");
+	return sqlite_run_once(store, stmt, "totp use");
 }
 
 int sqlite_authlog_add(struct store *store, const struct store_authlog_entry *e)
 {
-	sqlite3_stmt *stmt = prepare(store, "INSERT INTO authlog (id, user, created, expires, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO authlog (id, user, created, expires, "
 		"service, ip, success, reason, asp) SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
 		"FROM users WHERE id = ?2");
 	if (stmt == NULL)
@@ -200,7 +181,7 @@ int sqlite_authlog_add(struct store *store, const struct store_authlog_entry *e)
 	sqlite3_bind_int(stmt, 7, e->success);
 	sqlite_bind_text(stmt, 8, e->reason);
 	sqlite_bind_text(stmt, 9, e->asp);
-	if (run(store, stmt, "authlog") < 0)
+	if (sqlite_run_once(store, stmt, "authlog") < 0)
 		return -1;
 	return changes(store) == 0 ? store_set_error(store, STORE_ERR_NOT_FOUND, "no such user") : 0;
 }
@@ -209,7 +190,7 @@ int sqlite_authlog_list(struct store *store, const char *user_id, int64_t now,
 			unsigned int limit, struct pool *pool,
 			struct store_authlog_entry **entries_r, unsigned int *count_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT id, user, created, expires, service, ip, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT id, user, created, expires, service, ip, "
 		"success, reason, asp FROM authlog WHERE user = ?1 AND expires > ?2 "
 		"ORDER BY created DESC, rowid DESC LIMIT ?3");
 	if (stmt == NULL)
@@ -242,11 +223,11 @@ int sqlite_authlog_list(struct store *store, const char *user_id, int64_t now,
 
 int sqlite_authlog_purge(struct store *store, int64_t now, unsigned int *purged_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM authlog WHERE expires <= ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM authlog WHERE expires <= ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, now);
-	if (run(store, stmt, "authlog purge") < 0)
+	if (sqlite_run_once(store, stmt, "authlog purge") < 0)
 		return -1;
 	*purged_r = (unsigned int)changes(store);
 	return 0;

@@ -14,25 +14,6 @@
 	"q_attachment, q_size, a_seen, a_flag, a_spam, a_delete, a_mailbox, a_forward, " \
 	"a_webhook, disabled, created"
 
-static sqlite3_stmt *prepare(struct store *store, const char *sql)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(sqlite_ctx(store)->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite_fail(store, rc, "prepare");
-		return NULL;
-	}
-	return stmt;
-}
-
-/* Steps a statement that returns no rows and finalizes it. */
-static int run(struct store *store, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, what);
-}
-
 static const char *empty_null(const char *s)
 {
 	return s != NULL && s[0] != '\0' ? s : NULL;
@@ -41,7 +22,7 @@ static const char *empty_null(const char *s)
 int sqlite_filter_add(struct store *store, const char *user_id,
 		      const struct store_filter *f, char id_r[STORE_ID_SIZE])
 {
-	sqlite3_stmt *stmt = prepare(store, "INSERT INTO filters (" FILTER_COLS ") SELECT "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO filters (" FILTER_COLS ") SELECT "
 		"?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
 		"?19 FROM users WHERE id = ?2");
 	if (stmt == NULL)
@@ -66,7 +47,7 @@ int sqlite_filter_add(struct store *store, const char *user_id,
 	sqlite_bind_text(stmt, 17, empty_null(f->webhook));
 	sqlite3_bind_int(stmt, 18, f->disabled);
 	sqlite3_bind_int64(stmt, 19, (int64_t)time(NULL));
-	if (run(store, stmt, "filter insert") < 0)
+	if (sqlite_run_once(store, stmt, "filter insert") < 0)
 		return -1;
 	if (sqlite3_changes(sqlite_ctx(store)->db) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
@@ -75,12 +56,12 @@ int sqlite_filter_add(struct store *store, const char *user_id,
 
 int sqlite_filter_delete(struct store *store, const char *user_id, const char *filter_id)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM filters WHERE id = ?1 AND user = ?2");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM filters WHERE id = ?1 AND user = ?2");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, filter_id);
 	sqlite_bind_text(stmt, 2, user_id);
-	if (run(store, stmt, "filter delete") < 0)
+	if (sqlite_run_once(store, stmt, "filter delete") < 0)
 		return -1;
 	if (sqlite3_changes(sqlite_ctx(store)->db) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such filter");
@@ -90,7 +71,7 @@ int sqlite_filter_delete(struct store *store, const char *user_id, const char *f
 int sqlite_filter_list(struct store *store, const char *user_id, struct pool *pool,
 		       struct store_filter **filters_r, unsigned int *count_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT " FILTER_COLS " FROM filters "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT " FILTER_COLS " FROM filters "
 				     "WHERE user = ?1 ORDER BY created, rowid");
 	if (stmt == NULL)
 		return -1;
@@ -138,7 +119,7 @@ int sqlite_filter_list(struct store *store, const char *user_id, struct pool *po
 int sqlite_autoreply_set(struct store *store, const char *user_id,
 			 const struct store_autoreply *ar)
 {
-	sqlite3_stmt *stmt = prepare(store, "INSERT OR REPLACE INTO autoreplies (user, status, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT OR REPLACE INTO autoreplies (user, status, "
 		"start, end, name, subject, text, html, created) "
 		"SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM users WHERE id = ?1");
 	if (stmt == NULL)
@@ -152,7 +133,7 @@ int sqlite_autoreply_set(struct store *store, const char *user_id,
 	sqlite_bind_text(stmt, 7, ar->text);
 	sqlite_bind_text(stmt, 8, ar->html);
 	sqlite3_bind_int64(stmt, 9, (int64_t)time(NULL));
-	if (run(store, stmt, "autoreply set") < 0)
+	if (sqlite_run_once(store, stmt, "autoreply set") < 0)
 		return -1;
 	if (sqlite3_changes(sqlite_ctx(store)->db) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
@@ -162,7 +143,7 @@ int sqlite_autoreply_set(struct store *store, const char *user_id,
 int sqlite_autoreply_get(struct store *store, const char *user_id, struct pool *pool,
 			 struct store_autoreply **autoreply_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT status, start, end, name, subject, text, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT status, start, end, name, subject, text, "
 				     "html, created FROM autoreplies WHERE user = ?1");
 	if (stmt == NULL)
 		return -1;
@@ -190,25 +171,25 @@ int sqlite_autoreply_get(struct store *store, const char *user_id, struct pool *
 
 int sqlite_autoreply_delete(struct store *store, const char *user_id)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM autoreplies WHERE user = ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM autoreplies WHERE user = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, user_id);
-	return run(store, stmt, "autoreply delete");
+	return sqlite_run_once(store, stmt, "autoreply delete");
 }
 
 int sqlite_targets_set(struct store *store, const char *user_id, const char *joined)
 {
 	sqlite3_stmt *stmt = joined == NULL ?
-		prepare(store, "DELETE FROM user_targets WHERE user = ?1") :
-		prepare(store, "INSERT OR REPLACE INTO user_targets (user, targets) "
+		sqlite_prepare_once(store, "DELETE FROM user_targets WHERE user = ?1") :
+		sqlite_prepare_once(store, "INSERT OR REPLACE INTO user_targets (user, targets) "
 			"SELECT id, ?2 FROM users WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, user_id);
 	if (joined != NULL)
 		sqlite_bind_text(stmt, 2, joined);
-	if (run(store, stmt, "targets set") < 0)
+	if (sqlite_run_once(store, stmt, "targets set") < 0)
 		return -1;
 	if (joined != NULL && sqlite3_changes(sqlite_ctx(store)->db) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
@@ -218,7 +199,7 @@ int sqlite_targets_set(struct store *store, const char *user_id, const char *joi
 int sqlite_targets_get(struct store *store, const char *user_id, struct pool *pool,
 		       const char **joined_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT targets FROM user_targets WHERE user = ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT targets FROM user_targets WHERE user = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, user_id);
@@ -232,7 +213,7 @@ int sqlite_counter_add(struct store *store, const char *key, int64_t delta, int6
 		       int64_t *value_r)
 {
 	/* one statement, so concurrent deliveries never lose an increment */
-	sqlite3_stmt *stmt = prepare(store, "INSERT INTO counters (key, value, expires) "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO counters (key, value, expires) "
 		"VALUES (?1, ?2, ?3 + ?4) ON CONFLICT (key) DO UPDATE SET "
 		"value = CASE WHEN expires <= ?3 THEN excluded.value ELSE value + excluded.value END, "
 		"expires = CASE WHEN expires <= ?3 THEN excluded.expires ELSE expires END "
@@ -251,10 +232,10 @@ int sqlite_counter_add(struct store *store, const char *key, int64_t delta, int6
 		return sqlite_fail(store, rc, "counter add");
 	/* forget expired counters now and then */
 	if (delta > 0 && (rand() & 255) == 0) {
-		stmt = prepare(store, "DELETE FROM counters WHERE expires <= ?1");
+		stmt = sqlite_prepare_once(store, "DELETE FROM counters WHERE expires <= ?1");
 		if (stmt != NULL) {
 			sqlite3_bind_int64(stmt, 1, (int64_t)time(NULL));
-			(void)run(store, stmt, "counter expire");
+			(void)sqlite_run_once(store, stmt, "counter expire");
 		}
 		store->error = STORE_OK;
 	}
@@ -264,7 +245,7 @@ int sqlite_counter_add(struct store *store, const char *key, int64_t delta, int6
 int sqlite_webhook_enqueue(struct store *store, const char *user_id, const char *url,
 			   const char *event, const char *payload)
 {
-	sqlite3_stmt *stmt = prepare(store, "INSERT INTO webhook_queue (user, url, event, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO webhook_queue (user, url, event, "
 				     "payload, created) VALUES (?1, ?2, ?3, ?4, ?5)");
 	if (stmt == NULL)
 		return -1;
@@ -273,5 +254,5 @@ int sqlite_webhook_enqueue(struct store *store, const char *user_id, const char 
 	sqlite_bind_text(stmt, 3, event);
 	sqlite_bind_text(stmt, 4, payload);
 	sqlite3_bind_int64(stmt, 5, (int64_t)time(NULL));
-	return run(store, stmt, "webhook enqueue");
+	return sqlite_run_once(store, stmt, "webhook enqueue");
 }

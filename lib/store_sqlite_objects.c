@@ -8,25 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static sqlite3_stmt *prepare(struct store *store, const char *sql)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(sqlite_ctx(store)->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite_fail(store, rc, "prepare");
-		return NULL;
-	}
-	return stmt;
-}
-
 /* Steps a statement that returns no rows and finalizes it; NOT_FOUND if it
  * changed nothing and must_change is set. */
 static int run(struct store *store, sqlite3_stmt *stmt, const char *what, bool must_change)
 {
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return sqlite_fail(store, rc, what);
+	if (sqlite_run_once(store, stmt, what) < 0)
+		return -1;
 	if (must_change && sqlite3_changes(sqlite_ctx(store)->db) == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "%s: not found", what);
 	return 0;
@@ -39,7 +26,7 @@ int sqlite_object_add(struct store *store, const char *kind, const char *user_id
 		return -1;
 	sqlite3_stmt *stmt;
 	if (unique && key != NULL) {
-		stmt = prepare(store, "SELECT 1 FROM api_objects WHERE kind = ?1 AND key = ?2");
+		stmt = sqlite_prepare_once(store, "SELECT 1 FROM api_objects WHERE kind = ?1 AND key = ?2");
 		if (stmt == NULL)
 			return sqlite_tx_fail(store);
 		sqlite_bind_text(stmt, 1, kind);
@@ -56,7 +43,7 @@ int sqlite_object_add(struct store *store, const char *kind, const char *user_id
 		}
 	}
 	if (user_id != NULL) {
-		stmt = prepare(store, "SELECT 1 FROM users WHERE id = ?1");
+		stmt = sqlite_prepare_once(store, "SELECT 1 FROM users WHERE id = ?1");
 		if (stmt == NULL)
 			return sqlite_tx_fail(store);
 		sqlite_bind_text(stmt, 1, user_id);
@@ -71,7 +58,7 @@ int sqlite_object_add(struct store *store, const char *kind, const char *user_id
 		}
 	}
 	store_id_generate(id_r);
-	stmt = prepare(store, "INSERT INTO api_objects (id, kind, user, key, doc, created) "
+	stmt = sqlite_prepare_once(store, "INSERT INTO api_objects (id, kind, user, key, doc, created) "
 			      "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))");
 	if (stmt == NULL)
 		return sqlite_tx_fail(store);
@@ -101,7 +88,7 @@ int sqlite_object_list(struct store *store, const char *kind, const char *user_i
 		       const char *key, struct pool *pool, struct store_object **objects_r,
 		       unsigned int *count_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT id, kind, user, key, doc, created FROM "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT id, kind, user, key, doc, created FROM "
 				     "api_objects WHERE kind = ?1 AND (?2 IS NULL OR user = ?2) "
 				     "AND (?3 IS NULL OR key = ?3) ORDER BY created, id");
 	if (stmt == NULL)
@@ -133,7 +120,7 @@ int sqlite_object_list(struct store *store, const char *kind, const char *user_i
 int sqlite_object_get(struct store *store, const char *kind, const char *id,
 		      struct pool *pool, struct store_object **object_r)
 {
-	sqlite3_stmt *stmt = prepare(store, "SELECT id, kind, user, key, doc, created FROM "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT id, kind, user, key, doc, created FROM "
 				     "api_objects WHERE kind = ?1 AND id = ?2");
 	if (stmt == NULL)
 		return -1;
@@ -152,7 +139,7 @@ int sqlite_object_get(struct store *store, const char *kind, const char *id,
 
 int sqlite_object_delete(struct store *store, const char *kind, const char *id)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM api_objects WHERE kind = ?1 AND id = ?2");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM api_objects WHERE kind = ?1 AND id = ?2");
 	if (stmt == NULL)
 		return -1;
 	sqlite_bind_text(stmt, 1, kind);
@@ -166,7 +153,7 @@ int sqlite_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 {
 	if (sqlite_tx_begin(store) < 0)
 		return -1;
-	sqlite3_stmt *stmt = prepare(store, "SELECT id, user, url, event, payload, attempts, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "SELECT id, user, url, event, payload, attempts, "
 				     "created FROM webhook_queue WHERE next_try <= ?1 "
 				     "ORDER BY next_try, id LIMIT ?2");
 	if (stmt == NULL)
@@ -195,7 +182,7 @@ int sqlite_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 		return sqlite_tx_fail(store);
 	}
 	for (unsigned int i = 0; i < count; i++) {
-		stmt = prepare(store, "UPDATE webhook_queue SET next_try = ?2 WHERE id = ?1");
+		stmt = sqlite_prepare_once(store, "UPDATE webhook_queue SET next_try = ?2 WHERE id = ?1");
 		if (stmt == NULL)
 			return sqlite_tx_fail(store);
 		sqlite3_bind_int64(stmt, 1, calls[i].id);
@@ -212,7 +199,7 @@ int sqlite_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 
 int sqlite_webhook_done(struct store *store, int64_t id)
 {
-	sqlite3_stmt *stmt = prepare(store, "DELETE FROM webhook_queue WHERE id = ?1");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "DELETE FROM webhook_queue WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
@@ -221,7 +208,7 @@ int sqlite_webhook_done(struct store *store, int64_t id)
 
 int sqlite_webhook_retry(struct store *store, int64_t id, int64_t next_try)
 {
-	sqlite3_stmt *stmt = prepare(store, "UPDATE webhook_queue SET attempts = attempts + 1, "
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "UPDATE webhook_queue SET attempts = attempts + 1, "
 				     "next_try = ?2 WHERE id = ?1");
 	if (stmt == NULL)
 		return -1;
