@@ -159,6 +159,10 @@ struct store_driver {
 			     struct store_webhook_call **calls_r, unsigned int *count_r);
 	int (*webhook_done)(struct store *store, int64_t id);
 	int (*webhook_retry)(struct store *store, int64_t id, int64_t next_try);
+
+	/* store_thread.h; may be NULL */
+	int (*message_thread_set)(struct store *store, const char *mailbox_id, uint32_t uid,
+				  const char *thread);
 };
 
 struct store {

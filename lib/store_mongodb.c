@@ -751,4 +751,5 @@ const struct store_driver store_driver_mongodb = {
 	.token_delete = mongo_token_delete,
 	.journal_user_since = mongo_journal_user_since,
 	.journal_user_last = mongo_journal_user_last,
+	.message_thread_set = mongo_message_thread_set,
 };

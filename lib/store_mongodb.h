@@ -151,6 +151,8 @@ int mongo_message_get(struct store *store, const char *mailbox_id, uint32_t uid,
 		      struct pool *pool, struct store_message **msg_r);
 int mongo_message_content(struct store *store, const char *message_id, struct pool *pool,
 			  struct store_message_content **content_r);
+int mongo_message_thread_set(struct store *store, const char *mailbox_id, uint32_t uid,
+			     const char *thread);
 int mongo_attachment_get(struct store *store, const char *attachment_id,
 			 struct pool *pool, const unsigned char **data_r, size_t *len_r);
 int mongo_attachment_info(struct store *store, const char *attachment_id,

@@ -421,6 +421,27 @@ int mongo_message_get(struct store *store, const char *mailbox_id, uint32_t uid,
 	return 0;
 }
 
+/* WildDuck's field "thread"; by (mailbox, uid), the unique index. */
+int mongo_message_thread_set(struct store *store, const char *mailbox_id, uint32_t uid,
+			     const char *thread)
+{
+	bson_oid_t oid;
+	mongo_oid(&oid, mailbox_id);
+	bson_t *filter = BCON_NEW("mailbox", BCON_OID(&oid), "uid", BCON_INT64(uid));
+	bson_t update = BSON_INITIALIZER, set;
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	mongo_append_str(&set, "thread", thread);
+	bson_append_document_end(&update, &set);
+	int64_t matched = 0;
+	int ret = mongo_update(store, COL_MESSAGES, filter, &update, false, false, &matched);
+	bson_destroy(filter);
+	bson_destroy(&update);
+	if (ret == 0 && matched == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no message %s:%u", mailbox_id,
+				       uid);
+	return ret;
+}
+
 /* By message id alone (the interface's key): on a sharded cluster this
  * one query is not targeted by the shard key. */
 int mongo_message_content(struct store *store, const char *message_id, struct pool *pool,

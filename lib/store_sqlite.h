@@ -154,6 +154,8 @@ int sqlite_message_get(struct store *store, const char *mailbox_id, uint32_t uid
 		       struct pool *pool, struct store_message **msg_r);
 int sqlite_message_content(struct store *store, const char *message_id, struct pool *pool,
 			   struct store_message_content **content_r);
+int sqlite_message_thread_set(struct store *store, const char *mailbox_id, uint32_t uid,
+			      const char *thread);
 int sqlite_attachment_get(struct store *store, const char *attachment_id,
 			  struct pool *pool, const unsigned char **data_r, size_t *len_r);
 int sqlite_attachment_read(struct store *store, const char *attachment_id, uint64_t offset,

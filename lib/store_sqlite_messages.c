@@ -314,6 +314,26 @@ int sqlite_message_get(struct store *store, const char *mailbox_id, uint32_t uid
 	return rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, "message");
 }
 
+/* The indexer's thread ids (store_thread.h): rare, so not a cached
+ * statement. */
+int sqlite_message_thread_set(struct store *store, const char *mailbox_id, uint32_t uid,
+			      const char *thread)
+{
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "UPDATE messages SET thread = ?1 "
+						 "WHERE mailbox = ?2 AND uid = ?3");
+	if (stmt == NULL)
+		return -1;
+	sqlite_bind_text(stmt, 1, thread);
+	sqlite_bind_text(stmt, 2, mailbox_id);
+	sqlite3_bind_int64(stmt, 3, uid);
+	if (sqlite_run_once(store, stmt, "message thread") < 0)
+		return -1;
+	if (sqlite3_changes(sqlite_ctx(store)->db) == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no message %s:%u", mailbox_id,
+				       uid);
+	return 0;
+}
+
 int sqlite_attachment_get(struct store *store, const char *attachment_id,
 			  struct pool *pool, const unsigned char **data_r, size_t *len_r)
 {

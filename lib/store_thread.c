@@ -1,47 +1,34 @@
-/* store_message_thread_set() (store_thread.h): the SQLite driver's update,
- * done here on the driver's connection; other drivers answer "not
- * supported" until they implement it. */
+/* The dispatcher of store_message_thread_set() (store_thread.h): argument
+ * checks and the call frame, then the driver (which may lack it: then
+ * INTERNAL "not supported"). */
 #include "store_thread.h"
 
-#include "log.h"
-#include "store_sqlite.h"
+#include "store_driver.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* Thread ids are ours (24 hex digits), but allow some room. */
+#define THREAD_MAX 64
 
 int store_message_thread_set(struct store *store, const char *mailbox_id, uint32_t uid,
 			     const char *thread, const char **error_r)
 {
-	store->error = STORE_OK;
-	store->error_msg[0] = '\0';
-	log_debug("event=store_call driver=%s op=message_thread_set arg=%s:%u",
-		  store->driver->name, mailbox_id, uid);
-	if (strcmp(store->driver->name, "sqlite") != 0) {
-		store_set_error(store, STORE_ERR_INTERNAL,
-				"message_thread_set: not supported by the %s driver",
-				store->driver->name);
-		*error_r = store->error_msg;
-		return -1;
+	static const char op[] = "message_thread_set";
+	char arg[STORE_ID_SIZE + 16];
+	snprintf(arg, sizeof(arg), "%.*s:%u", STORE_ID_SIZE - 1,
+		 mailbox_id == NULL ? "-" : mailbox_id, uid);
+	store_call_begin(store, op, arg);
+	if (store->driver->message_thread_set == NULL) {
+		store_set_error(store, STORE_ERR_INTERNAL, "%s is not supported by the %s driver",
+				op, store->driver->name);
+		return store_call_end(store, op, -1, error_r);
 	}
-	sqlite3 *db = sqlite_ctx(store)->db;
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "UPDATE messages SET thread = ?1 WHERE mailbox = ?2 "
-				    "AND uid = ?3", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, thread, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, mailbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, uid);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
-	if (rc != SQLITE_DONE) {
-		sqlite_fail(store, rc, "message_thread_set");
-		*error_r = store->error_msg;
-		return -1;
-	}
-	if (sqlite3_changes(db) == 0) {
-		store_set_error(store, STORE_ERR_NOT_FOUND, "no message %s:%u", mailbox_id, uid);
-		*error_r = store->error_msg;
-		return -1;
-	}
-	return 0;
+	if (thread != NULL && (thread[0] == '\0' || strnlen(thread, THREAD_MAX + 1) > THREAD_MAX))
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad thread id", error_r);
+	if (mailbox_id == NULL || !store_id_valid(mailbox_id) || uid == 0)
+		return store_call_reject(store, op, STORE_ERR_NOT_FOUND, "no such message",
+					 error_r);
+	return store_call_end(store, op, store->driver->message_thread_set(store, mailbox_id, uid,
+									   thread), error_r);
 }

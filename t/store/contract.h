@@ -70,6 +70,7 @@ Suite *suite_concurrency(void);
 Suite *suite_auth(void);
 Suite *suite_api(void);
 Suite *suite_capabilities(void);
+Suite *suite_objects(void);
 
 /* MongoDB server features a test may need (test_capabilities.c). */
 enum contract_cap {

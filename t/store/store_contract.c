@@ -171,6 +171,7 @@ int main(void)
 	srunner_add_suite(sr, suite_auth());
 	srunner_add_suite(sr, suite_api());
 	srunner_add_suite(sr, suite_capabilities());
+	srunner_add_suite(sr, suite_objects());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
