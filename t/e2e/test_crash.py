@@ -1,11 +1,14 @@
-"""Crash safety: under LMTP and IMAP load, kill -9 random imap, lmtp and auth
-workers 50 times, then check that nothing acknowledged was lost or doubled.
+"""Crash safety: under LMTP and IMAP load, kill -9 random imap, lmtp, auth and
+indexer workers 50 times, then check that nothing acknowledged was lost or
+doubled.
 
 After the kills, over IMAP: every message that got a 250 (LMTP) or OK
 (APPEND) is in INBOX exactly once and FETCH BODY[] gives back its exact
 bytes; a message whose reply was lost with the worker is there at most once;
 UIDs are unique; the user's storage counter equals a recount (in the store
-and in GETQUOTAROOT); the master is up and has no zombie children.
+and in GETQUOTAROOT); the master is up and has no zombie children; once
+wd-indexer has caught up, the full-text index has exactly one row per
+stored message (none lost with a killed indexer, none doubled).
 WD_CRASH_KILLS (default 50) and WD_CRASH_SEED change the run; the default
 run takes about 40 s.
 """
@@ -176,9 +179,10 @@ class CrashSafety(unittest.TestCase):
     def test_kill9_under_load(self):
         seed = int(os.environ.get("WD_CRASH_SEED", str(int(time.time()))))
         rnd = random.Random(seed)
-        suite = Suite(auth=True, lmtp=True, imap_workers=2, restart_delay_min="50ms",
-                      restart_delay_max="300ms", log_level="info",
-                      lmtp__workers=2, imap__max_user_connections=0)
+        suite = Suite(auth=True, lmtp=True, indexer=True, imap_workers=2,
+                      restart_delay_min="50ms", restart_delay_max="300ms", log_level="info",
+                      lmtp__workers=2, imap__max_user_connections=0,
+                      indexer__poll_interval="1s", indexer__batch_size=20)
         suite.start()
         try:
             self.run_load(suite, rnd, seed)
@@ -195,7 +199,7 @@ class CrashSafety(unittest.TestCase):
                 [ImapLoad(suite, ledger, stop, i, seed * 10 + 5 + i) for i in range(2)]
         for t in loads:
             t.start()
-        kills = {"imap": 0, "lmtp": 0, "auth": 0}
+        kills = {"imap": 0, "lmtp": 0, "auth": 0, "indexer": 0}
         start = time.time()
         try:
             while sum(kills.values()) < KILLS:
@@ -280,6 +284,35 @@ class CrashSafety(unittest.TestCase):
         self.assertIsNotNone(usage, f"GETQUOTAROOT: {data}")
         self.assertEqual(int(usage.group(1)), (recount + 1023) // 1024)
         m.logout()
+        self.verify_index(suite, db, sorted(uids))
+
+    def verify_index(self, suite, db, uids):
+        """One index row per stored message, once the restarted indexer has
+        caught up: the (mailbox, uid) rows are exactly the stored uids."""
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        user_id = con.execute("SELECT id FROM users WHERE username = 'crash'").fetchone()[0]
+        con.close()
+
+        def rows():
+            try:
+                con = sqlite3.connect(f"file:{suite.fts_path}?mode=ro", uri=True, timeout=30)
+                try:
+                    return con.execute("SELECT uid FROM docs WHERE user = ? ORDER BY uid",
+                                       (user_id,)).fetchall()
+                finally:
+                    con.close()
+            except sqlite3.OperationalError:
+                return []
+
+        deadline = time.time() + 60
+        while [r[0] for r in rows()] != uids and time.time() < deadline:
+            time.sleep(0.5)
+        got = [r[0] for r in rows()]
+        missing = sorted(set(uids) - set(got))
+        extra = sorted(set(got) - set(uids))
+        doubled = len(got) - len(set(got))
+        self.assertEqual((missing[:20], extra[:20], doubled), ([], [], 0),
+                         f"index rows vs {len(uids)} stored messages: {len(got)} rows")
 
 
 if __name__ == "__main__":
