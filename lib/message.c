@@ -2,6 +2,7 @@
 #include "message.h"
 
 #include "buffer.h"
+#include "mail_date.h"
 #include "mime.h"
 #include "mime_imap.h"
 #include "mime_store.h"
@@ -14,6 +15,7 @@
 struct raw_summary {
 	char *envelope, *bodystructure;
 	const char *subject, *msgid;
+	int64_t hdate;	/* the Date: header, 0 when missing or not a date */
 };
 
 static void summarize(struct pool *pool, const unsigned char *raw, size_t len,
@@ -25,6 +27,9 @@ static void summarize(struct pool *pool, const unsigned char *raw, size_t len,
 	size_t hdr_len = root->header_end - root->header_start;
 	sum_r->subject = mime_header_get(pool, root->header, hdr_len, "subject");
 	sum_r->msgid = mime_header_get(pool, root->header, hdr_len, "message-id");
+	const char *date = mime_header_get(pool, root->header, hdr_len, "date");
+	if (date == NULL || mail_date_parse(date, strlen(date), &sum_r->hdate) < 0)
+		sum_r->hdate = 0;
 	struct buffer buf = BUFFER_INIT;
 	mime_imap_envelope(root, &buf);
 	sum_r->envelope = pool_strdup(pool, buffer_cstr(&buf));
@@ -57,7 +62,7 @@ int store_message_append_raw(struct store *store, const char *mailbox_id,
 	int64_t idate = opts->idate != 0 ? opts->idate : (int64_t)time(NULL);
 	struct store_message_new msg = {
 		.idate = idate,
-		.hdate = idate,	/* TODO: the Date: header once a date parser exists */
+		.hdate = sum.hdate != 0 ? sum.hdate : idate,
 		.size = len,
 		.msgid = sum.msgid,
 		.subject = sum.subject,
@@ -137,7 +142,7 @@ int store_message_append_prepared(struct store *store, const char *mailbox_id,
 	int64_t idate = opts->idate != 0 ? opts->idate : (int64_t)time(NULL);
 	struct store_message_new msg = {
 		.idate = idate,
-		.hdate = idate,
+		.hdate = p->sum.hdate != 0 ? p->sum.hdate : idate,
 		.size = p->len + fields_len,
 		.msgid = p->sum.msgid,
 		.subject = p->sum.subject,
