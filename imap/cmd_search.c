@@ -2,12 +2,14 @@
  * thread evaluates it over the mailbox's messages, loading a message's
  * text only when a HEADER/BODY/TEXT key needs it (a substring scan), except
  * where the indexer's full-text index (lib/fts) already answers exactly:
- * see fts_prepare(). */
+ * see fts_prepare(). SORT (RFC 5256) is a SEARCH whose hits lib/imap_sort
+ * orders by keys from the cached ENVELOPE. */
 #include "config.h"
 #include "daemon.h"
 #include "fts.h"
 #include "imap_client.h"
 #include "imap_search.h"
+#include "imap_sort.h"
 #include "imap_seqset.h"
 #include "log.h"
 #include "mem.h"
@@ -32,6 +34,7 @@ struct search_msg {
 	uint64_t modseq, size;
 	int64_t idate, hdate;
 	char *flags; /* " \Seen kw " with spaces around each */
+	char *envelope, *subject; /* SORT only */
 };
 
 /* Answers of the full-text index for the text keys of one SEARCH: the
@@ -57,6 +60,7 @@ struct search_job {
 	uint32_t view_count;
 	struct search_msg *msgs;
 	size_t count, cap;
+	const struct imap_sort_program *sort; /* NULL: SEARCH */
 	uint32_t *hits;
 	size_t hits_count;
 	uint64_t max_modseq; /* of the hits, for the (MODSEQ n) reply */
@@ -111,6 +115,8 @@ static int collect(const struct store_message *m, void *ctx)
 	for (unsigned int i = 0; i < m->flags_count; i++)
 		buffer_printf(&b, "%s ", m->flags[i]);
 	s->flags = buffer_steal(&b, NULL);
+	s->envelope = j->sort != NULL && m->envelope != NULL ? xstrdup(m->envelope) : NULL;
+	s->subject = j->sort != NULL && m->subject != NULL ? xstrdup(m->subject) : NULL;
 	return 0;
 }
 
@@ -357,6 +363,24 @@ static void resolve_sets(struct search_job *j, struct imap_search_key *k)
 	}
 }
 
+/* Orders the hits (indexes into msgs) and replaces them by numbers. */
+static void sort_hits(struct search_job *j)
+{
+	struct imap_sort_msg *keys = xcalloc(j->hits_count + 1, sizeof(*keys));
+	for (size_t i = 0; i < j->hits_count; i++) {
+		const struct search_msg *m = &j->msgs[j->hits[i]];
+		keys[i] = (struct imap_sort_msg){ .seq = m->seq, .uid = m->uid, .arrival = m->idate,
+						  .date = m->hdate, .size = m->size };
+		imap_sort_msg_keys(&keys[i], j->sort, m->envelope, m->subject);
+	}
+	imap_sort(j->sort, keys, j->hits_count);
+	for (size_t i = 0; i < j->hits_count; i++) {
+		j->hits[i] = j->cmd->uid ? keys[i].uid : keys[i].seq;
+		imap_sort_msg_free(&keys[i]);
+	}
+	free(keys);
+}
+
 static void search_run(struct store *store, void *arg)
 {
 	struct search_job *j = arg;
@@ -371,19 +395,25 @@ static void search_run(struct store *store, void *arg)
 	for (size_t i = 0; i < j->count; i++) {
 		struct search_msg *m = &j->msgs[i];
 		if (eval(j, j->root, m, &c)) {
-			j->hits[j->hits_count++] = j->cmd->uid ? m->uid : m->seq;
+			j->hits[j->hits_count++] = j->sort != NULL ? (uint32_t)i :
+				j->cmd->uid ? m->uid : m->seq;
 			if (m->modseq > j->max_modseq)
 				j->max_modseq = m->modseq;
 		}
 		content_free(&c);
 	}
+	if (j->sort != NULL)
+		sort_hits(j);
 }
 
 static void search_free(void *arg)
 {
 	struct search_job *j = arg;
-	for (size_t i = 0; i < j->count; i++)
+	for (size_t i = 0; i < j->count; i++) {
 		free(j->msgs[i].flags);
+		free(j->msgs[i].envelope);
+		free(j->msgs[i].subject);
+	}
 	free(j->msgs);
 	free(j->hits);
 	fts_answers_free(&j->fts);
@@ -400,7 +430,7 @@ static void search_done(void *arg)
 		return;
 	}
 	struct buffer out = BUFFER_INIT;
-	buffer_append_str(&out, "* SEARCH");
+	buffer_append_str(&out, j->sort != NULL ? "* SORT" : "* SEARCH");
 	for (size_t i = 0; i < j->hits_count; i++)
 		buffer_printf(&out, " %u", j->hits[i]);
 	if (j->has_modseq && j->hits_count > 0)
@@ -409,25 +439,23 @@ static void search_done(void *arg)
 	imap_write(cmd->client, out.data, out.len);
 	buffer_free(&out);
 	search_free(j);
-	imap_cmd_done(cmd, "OK SEARCH completed");
+	imap_cmd_done(cmd, j->sort != NULL ? "OK SORT completed" : "OK SEARCH completed");
 }
 
-static void cmd_search(struct imap_cmd *cmd)
+static bool charset_known(const char *charset)
+{
+	return charset == NULL || strcasecmp(charset, "UTF-8") == 0 ||
+	       strcasecmp(charset, "US-ASCII") == 0;
+}
+
+static void search_start(struct imap_cmd *cmd, struct imap_search_key *root,
+			 const struct imap_sort_program *sort)
 {
 	struct imap_client *c = cmd->client;
-	const char *charset, *error;
-	struct imap_search_key *root;
-	if (imap_search_parse(cmd->pool, cmd->args, cmd->args_count, &charset, &root, &error) < 0) {
-		imap_cmd_donef(cmd, "BAD %s", error);
-		return;
-	}
-	if (charset != NULL && strcasecmp(charset, "UTF-8") != 0 && strcasecmp(charset, "US-ASCII") != 0) {
-		imap_cmd_done(cmd, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-		return;
-	}
 	struct search_job *j = xcalloc(1, sizeof(*j));
 	j->cmd = cmd;
 	j->root = root;
+	j->sort = sort;
 	memcpy(j->mailbox, c->view->id, STORE_ID_SIZE);
 	j->view_uids = c->view->uids;
 	j->view_count = c->view->count;
@@ -437,7 +465,51 @@ static void cmd_search(struct imap_cmd *cmd)
 	imap_job(c, search_run, search_done, search_free, j);
 }
 
+static void cmd_search(struct imap_cmd *cmd)
+{
+	const char *charset, *error;
+	struct imap_search_key *root;
+	if (imap_search_parse(cmd->pool, cmd->args, cmd->args_count, &charset, &root, &error) < 0) {
+		imap_cmd_donef(cmd, "BAD %s", error);
+		return;
+	}
+	if (!charset_known(charset)) {
+		imap_cmd_done(cmd, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		return;
+	}
+	search_start(cmd, root, NULL);
+}
+
+/* SORT (criteria) charset search-key... (RFC 5256 section 3) */
+static void cmd_sort(struct imap_cmd *cmd)
+{
+	const char *charset, *error;
+	struct imap_search_key *root;
+	struct imap_sort_program *sort = pool_alloc(cmd->pool, sizeof(*sort));
+	if (cmd->args_count < 3) {
+		imap_cmd_done(cmd, "BAD SORT needs criteria, a charset and search keys");
+		return;
+	}
+	if (imap_sort_parse(&cmd->args[0], sort, &error) < 0 ||
+	    imap_search_parse(cmd->pool, cmd->args + 2, cmd->args_count - 2, &charset, &root,
+			      &error) < 0) {
+		imap_cmd_donef(cmd, "BAD %s", error);
+		return;
+	}
+	const struct imap_arg *cs = &cmd->args[1];
+	if (charset != NULL || (cs->type != IMAP_ARG_ATOM && cs->type != IMAP_ARG_STRING)) {
+		imap_cmd_done(cmd, "BAD SORT takes its charset before the search keys");
+		return;
+	}
+	if (!charset_known(cs->str)) {
+		imap_cmd_done(cmd, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		return;
+	}
+	search_start(cmd, root, sort);
+}
+
 const struct imap_command imap_search_commands[] = {
 	{ "SEARCH", cmd_search, IMAP_CMD_SELECTED | IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE },
+	{ "SORT", cmd_sort, IMAP_CMD_SELECTED | IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE },
 	{ NULL, NULL, 0 },
 };

@@ -323,6 +323,55 @@ class Messages(ImapCase):
         self.assertRaises(imaplib.IMAP4.error, m.search, None, "FROBNICATE")
 
 
+    def test_sort(self):
+        m = self.login()
+        def msg(frm, subject, date, size=0):
+            return (f"From: {frm}\r\nTo: x@example.test\r\nSubject: {subject}\r\n"
+                    f"Date: {date}\r\n\r\n" + "x" * size + "\r\n").encode()
+        # arrival order 1..4; Date: headers in another order; one without Date:
+        m.append("INBOX", None, '"01-Jan-2020 10:00:00 +0000"',
+                 msg("Zoe <zoe@z.test>", "Re: banana", "Fri, 03 Jan 2020 10:00:00 +0000", 300))
+        m.append("INBOX", None, '"02-Jan-2020 10:00:00 +0000"',
+                 msg("adam@a.test", "[list] apple", "Wed, 1 Jan 20 09:00:00 -0500", 100))
+        m.append("INBOX", None, '"03-Jan-2020 10:00:00 +0000"',
+                 b"From: Bob <bob@b.test>\r\nSubject: Fwd: Apple (fwd)\r\n\r\nx\r\n")
+        m.append("INBOX", None, '"04-Jan-2020 10:00:00 +0000"',
+                 msg("=?utf-8?q?Carl?= <carl@c.test>", "cherry", "Thu, 02 Jan 2020 10:00:00 +0000",
+                     200))
+        m.select("INBOX")
+        self.assertIn(b"SORT", m.capability()[1][0].split())
+        def sort(crit, *keys, uid=False):
+            args = ("SORT", crit, "UTF-8") + (keys or ("ALL",))
+            if uid:  # imaplib's uid() picks the untagged SORT itself
+                typ, data = m.uid(*args)
+            else:
+                typ, data = m._untagged_response(*m._simple_command(*args), "SORT")
+            self.assertEqual(typ, "OK", (crit, keys))
+            return [int(x) for x in (data[0] or b"").split()]
+        self.assertEqual(sort("(ARRIVAL)"), [1, 2, 3, 4])
+        self.assertEqual(sort("(REVERSE ARRIVAL)"), [4, 3, 2, 1])
+        # Date: wins over arrival; message 3 has none and sorts by arrival (3 Jan)
+        self.assertEqual(sort("(DATE)"), [2, 4, 1, 3])
+        # base subjects: apple, apple, banana, cherry; ties by sequence
+        self.assertEqual(sort("(SUBJECT)"), [2, 3, 1, 4])
+        self.assertEqual(sort("(SUBJECT REVERSE DATE)"), [3, 2, 1, 4])
+        self.assertEqual(sort("(FROM)"), [2, 3, 4, 1])
+        self.assertEqual(sort("(DISPLAYFROM)"), [2, 3, 4, 1])
+        self.assertEqual(sort("(REVERSE SIZE)"), [1, 4, 2, 3])
+        self.assertEqual(sort("(SUBJECT)", "NOT", "FROM", "adam"), [3, 1, 4])
+        self.assertEqual(sort("(DATE)", "UID", "2:*", uid=True), [2, 4, 3])
+        # the Date: header is the sent date: SENTBEFORE compares it, not INTERNALDATE
+        self.assertEqual(m.search(None, "SENTBEFORE", "2-Jan-2020")[1][0].split(), [b"2"])
+        self.assertEqual(m.search(None, "SENTON", "3-Jan-2020")[1][0].split(), [b"1", b"3"])
+        for bad in ("DATE UTF-8 ALL", "(NAME) UTF-8 ALL", "(DATE REVERSE) UTF-8 ALL",
+                    "(DATE) UTF-8", "(DATE) UTF-8 FROBNICATE", "(DATE) CHARSET UTF-8 ALL"):
+            with self.assertRaises(imaplib.IMAP4.error, msg=bad):
+                m._simple_command("SORT", *bad.split(" "))
+        typ, data = m._simple_command("SORT", "(DATE)", "KOI8-R", "ALL")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"BADCHARSET", data[0])
+
+
 class Notifications(ImapCase):
     def idle(self, conn):
         conn.send("i IDLE\r\n")

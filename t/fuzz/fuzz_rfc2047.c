@@ -3,13 +3,17 @@
  * decoded string is valid UTF-8; a decoded value that is not plain
  * printable ASCII survives rfc2047_encode then rfc2047_decode unchanged;
  * sanitising valid UTF-8 changes nothing.  The first byte picks the
- * charset given to charset_to_utf8. */
+ * charset given to charset_to_utf8.  The same value also goes through the
+ * other header-value readers: SORT's base subject (valid UTF-8, never
+ * longer than its decoded input) and the Date: parser. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buffer.h"
 #include "charset.h"
+#include "imap_sort.h"
+#include "mail_date.h"
 #include "mime.h"
 #include "mutf7.h"
 #include "pool.h"
@@ -63,6 +67,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	charset_utf8_sanitize(dec2.data, dec2.len, &enc);
 	if (enc.len != dec2.len || (enc.len > 0 && memcmp(enc.data, dec2.data, enc.len) != 0))
 		abort();
+
+	int64_t when;
+	(void)mail_date_parse((const char *)data, size, &when);
+	if (memchr(data, '\0', size) == NULL) {
+		char *subject = strndup((const char *)data, size);
+		char *base = imap_sort_base_subject(subject);
+		if (!mutf7_utf8_is_valid(base, strlen(base)) || strlen(base) > dec.len)
+			abort();
+		free(base);
+		free(subject);
+	}
 
 	/* the input as a Content-Disposition and Content-Type value with RFC
 	 * 2231 parameters: the filename comes out as UTF-8 */
