@@ -613,8 +613,8 @@ int store_journal_user_last(struct store *store, const char *user_id, int64_t *p
  * Small documents the API keeps for itself: registered webhooks, DKIM
  * keys, TLS certificates. A kind names the collection ("webhook", "dkim",
  * "cert"); key is what they are looked up by (a domain, a server name) and
- * doc is JSON text the API reads and writes. Drivers without them (so far
- * MongoDB) fail these calls with INTERNAL "not supported". */
+ * doc is JSON text the API reads and writes. A driver without them fails
+ * these calls with INTERNAL "not supported". */
 struct store_object {
 	char id[STORE_ID_SIZE];
 	const char *kind;

@@ -3,8 +3,8 @@
  * "forwarded" keyed by the address's delivery key (dots and +label
  * ignored, as store_address_resolve() does), the doc being
  * {"address": "...", "targets": ["...", ...]}. Built over store_object_*,
- * so it needs no schema step and works wherever API objects do (not yet
- * MongoDB). Not for: user addresses, or per-user targets
+ * so it needs no schema step and works wherever API objects do. Not
+ * for: user addresses, or per-user targets
  * (store_user_targets_*). */
 #include "store.h"
 

@@ -44,6 +44,11 @@ const char *const mongo_col_names[COL_COUNT] = {
 	[COL_SETTINGS] = "settings",
 	[COL_TOTPUSED] = "totpused",
 	[COL_ACCESSTOKENS] = "accesstokens",
+	[COL_WEBHOOKS] = "webhooks",
+	[COL_DKIM] = "dkim",
+	[COL_CERTS] = "certs",
+	[COL_AUDITS] = "audits",
+	[COL_APIOBJECTS] = "apiobjects",
 };
 
 /* ---- the process-wide pools ----
@@ -162,6 +167,27 @@ static const struct index_def indexes[] = {
 	{ COL_AUTHLOG, "user_created", "user:1,created:-1", false, -1 },
 	{ COL_AUTHLOG, "expires_ttl", "expires:1", false, 0 },
 	{ COL_COUNTERS, "expires_ttl", "expires:1", false, 0 },
+	/* API objects (store_mongodb_objects.c): kind_ukey is what makes a
+	 * unique key unique */
+	{ COL_WEBHOOKS, "kind_ukey", "kind:1,ukey:1", true, -1 },
+	{ COL_WEBHOOKS, "kind_key", "kind:1,key:1", false, -1 },
+	{ COL_WEBHOOKS, "user", "user:1", false, -1 },
+	{ COL_DKIM, "kind_ukey", "kind:1,ukey:1", true, -1 },
+	{ COL_DKIM, "kind_key", "kind:1,key:1", false, -1 },
+	{ COL_DKIM, "user", "user:1", false, -1 },
+	{ COL_CERTS, "kind_ukey", "kind:1,ukey:1", true, -1 },
+	{ COL_CERTS, "kind_key", "kind:1,key:1", false, -1 },
+	{ COL_CERTS, "user", "user:1", false, -1 },
+	{ COL_SETTINGS, "kind_ukey", "kind:1,ukey:1", true, -1 },
+	{ COL_SETTINGS, "kind_key", "kind:1,key:1", false, -1 },
+	{ COL_SETTINGS, "user", "user:1", false, -1 },
+	{ COL_AUDITS, "kind_ukey", "kind:1,ukey:1", true, -1 },
+	{ COL_AUDITS, "kind_key", "kind:1,key:1", false, -1 },
+	{ COL_AUDITS, "user", "user:1", false, -1 },
+	{ COL_APIOBJECTS, "kind_ukey", "kind:1,ukey:1", true, -1 },
+	{ COL_APIOBJECTS, "kind_key", "kind:1,key:1", false, -1 },
+	{ COL_APIOBJECTS, "user", "user:1", false, -1 },
+	{ COL_WEBHOOKQUEUE, "due", "nextTry:1,_id:1", false, -1 },
 	{ COL_JOURNAL, "created_ttl", "created:1", false, 30 * 86400 },
 };
 
@@ -505,6 +531,8 @@ static int mongodb_user_delete(struct store *store, const char *user_id)
 	pool_destroy(&pool);
 	if (ret == 0)
 		ret = mongo_extra_user_delete(store, &oid);
+	if (ret == 0)
+		ret = mongo_objects_user_delete(store, &oid);
 	return ret;
 }
 
@@ -732,6 +760,13 @@ const struct store_driver store_driver_mongodb = {
 	.targets_get = mongo_targets_get,
 	.counter_add = mongo_counter_add,
 	.webhook_enqueue = mongo_webhook_enqueue,
+	.object_add = mongo_object_add,
+	.object_list = mongo_object_list,
+	.object_get = mongo_object_get,
+	.object_delete = mongo_object_delete,
+	.webhook_claim = mongo_webhook_claim,
+	.webhook_done = mongo_webhook_done,
+	.webhook_retry = mongo_webhook_retry,
 	.asp_create = mongo_asp_create,
 	.asp_list = mongo_asp_list,
 	.asp_delete = mongo_asp_delete,

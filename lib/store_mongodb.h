@@ -29,6 +29,13 @@ enum mongo_col {
 	COL_SETTINGS,
 	COL_TOTPUSED,
 	COL_ACCESSTOKENS,
+	/* API objects by kind (store_mongodb_objects.c); "setting" objects
+	 * share COL_SETTINGS */
+	COL_WEBHOOKS,
+	COL_DKIM,
+	COL_CERTS,
+	COL_AUDITS,
+	COL_APIOBJECTS,		/* every other kind */
 	COL_COUNT
 };
 
@@ -196,8 +203,6 @@ int mongo_targets_get(struct store *store, const char *user_id, struct pool *poo
 		      const char **joined_r);
 int mongo_counter_add(struct store *store, const char *key, int64_t delta, int64_t ttl_secs,
 		      int64_t *value_r);
-int mongo_webhook_enqueue(struct store *store, const char *user_id, const char *url,
-			  const char *event, const char *payload);
 int mongo_asp_create(struct store *store, const char *user_id, const char *description,
 		     const char *scopes, const char *password_hash, char id_r[STORE_ID_SIZE]);
 int mongo_asp_list(struct store *store, const char *user_id, struct pool *pool,
@@ -238,5 +243,24 @@ enum store_journal_command mongo_journal_command(const char *name);
 
 /* Removes what the user owns in the collections of this file. */
 int mongo_extra_user_delete(struct store *store, const bson_oid_t *user);
+
+/* store_mongodb_objects.c: API objects and the webhook queue's sender */
+int mongo_object_add(struct store *store, const char *kind, const char *user_id,
+		     const char *key, const char *doc, bool unique, char id_r[STORE_ID_SIZE]);
+int mongo_object_list(struct store *store, const char *kind, const char *user_id,
+		      const char *key, struct pool *pool, struct store_object **objects_r,
+		      unsigned int *count_r);
+int mongo_object_get(struct store *store, const char *kind, const char *id,
+		     struct pool *pool, struct store_object **object_r);
+int mongo_object_delete(struct store *store, const char *kind, const char *id);
+int mongo_webhook_enqueue(struct store *store, const char *user_id, const char *url,
+			  const char *event, const char *payload);
+int mongo_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
+			unsigned int limit, struct pool *pool,
+			struct store_webhook_call **calls_r, unsigned int *count_r);
+int mongo_webhook_done(struct store *store, int64_t id);
+int mongo_webhook_retry(struct store *store, int64_t id, int64_t next_try);
+/* Removes the user's API objects. */
+int mongo_objects_user_delete(struct store *store, const bson_oid_t *user);
 
 #endif

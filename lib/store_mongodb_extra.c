@@ -1,7 +1,7 @@
 /* MongoDB driver: what LMTP applies to a delivery (filters, autoreplies,
- * forwarding targets on the user as WildDuck's `targets`, counters, the
- * webhook queue) and the authentication data (asps, the TOTP seed on the
- * user, used TOTP steps, authlog). Each call is one or two single-document
+ * forwarding targets on the user as WildDuck's `targets`, counters; the
+ * webhook queue is in store_mongodb_objects.c) and the authentication
+ * data (asps, the TOTP seed on the user, used TOTP steps, authlog). Each call is one or two single-document
  * operations; none needs a transaction. */
 #include "store_mongodb.h"
 
@@ -329,26 +329,6 @@ int mongo_counter_add(struct store *store, const char *key, int64_t delta, int64
 			return -1;
 	}
 	return store_set_error(store, STORE_ERR_TEMPORARY, "counter %s: too much contention", key);
-}
-
-int mongo_webhook_enqueue(struct store *store, const char *user_id, const char *url,
-			  const char *event, const char *payload)
-{
-	bson_oid_t id, user;
-	bson_oid_init(&id, NULL);
-	bson_t doc = BSON_INITIALIZER;
-	BSON_APPEND_OID(&doc, "_id", &id);
-	if (user_id != NULL && store_id_valid(user_id)) {
-		mongo_oid(&user, user_id);
-		BSON_APPEND_OID(&doc, "user", &user);
-	}
-	BSON_APPEND_UTF8(&doc, "url", url);
-	BSON_APPEND_UTF8(&doc, "event", event);
-	mongo_append_str(&doc, "payload", payload);
-	mongo_append_date(&doc, "created", (int64_t)time(NULL));
-	int ret = mongo_insert(store, COL_WEBHOOKQUEUE, &doc);
-	bson_destroy(&doc);
-	return ret;
 }
 
 /* ---- authentication data ---- */

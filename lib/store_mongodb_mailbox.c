@@ -22,7 +22,11 @@ static int next_uid_validity(struct store *store, int64_t *value_r)
 	int64_t now = (int64_t)time(NULL);
 	for (int attempt = 0; attempt < 100; attempt++) {
 		bson_t *filter = BCON_NEW("_id", BCON_UTF8("uidvalidity"));
-		bson_t *update = BCON_NEW("$inc", "{", "value", BCON_INT64(1), "}");
+		/* every document of "settings" needs a kind and ukey of its own
+		 * (the unique index of the API objects kept there) */
+		bson_t *update = BCON_NEW("$inc", "{", "value", BCON_INT64(1), "}",
+					  "$setOnInsert", "{", "kind", BCON_UTF8("#counter"),
+					  "ukey", BCON_UTF8("uidvalidity"), "}");
 		bson_t doc;
 		int ret = mongo_find_modify(store, COL_SETTINGS, filter, update, true, &doc);
 		bson_destroy(filter);
