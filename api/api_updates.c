@@ -39,13 +39,32 @@ static const char *command_name(enum store_journal_command c)
 	case STORE_JOURNAL_EXISTS: return "EXISTS";
 	case STORE_JOURNAL_EXPUNGE: return "EXPUNGE";
 	case STORE_JOURNAL_FLAGS: return "FLAGS";
+	case STORE_JOURNAL_MAILBOX_CREATE: return "CREATE";
+	case STORE_JOURNAL_MAILBOX_RENAME: return "RENAME";
+	case STORE_JOURNAL_MAILBOX_DELETE: return "DELETE";
 	}
 	return "UNKNOWN";
 }
 
-static int add_event(const struct store_journal_user_entry *e, void *context)
+/* Mailbox changes as WildDuck's event names: {"event": "mailboxCreated",
+ * "command": "CREATE", "mailbox": id, "path": path}. */
+static const char *mailbox_event_name(enum store_journal_command c)
 {
-	struct stream *s = context;
+	switch (c) {
+	case STORE_JOURNAL_MAILBOX_CREATE: return "mailboxCreated";
+	case STORE_JOURNAL_MAILBOX_RENAME: return "mailboxRenamed";
+	case STORE_JOURNAL_MAILBOX_DELETE: return "mailboxDeleted";
+	default: return NULL;
+	}
+}
+
+static json_t *event_json(const struct store_journal_user_entry *e)
+{
+	const char *mailbox_event = mailbox_event_name(e->entry.command);
+	if (mailbox_event != NULL)
+		return json_pack("{s:s, s:s, s:s, s:s}", "event", mailbox_event, "command",
+				 command_name(e->entry.command), "mailbox", e->mailbox, "path",
+				 e->entry.path != NULL ? e->entry.path : "");
 	json_t *flags = json_array();
 	for (unsigned int i = 0; i < e->entry.flags_count; i++) {
 		json_t *f = json_string(e->entry.flags[i]);
@@ -56,9 +75,16 @@ static int add_event(const struct store_journal_user_entry *e, void *context)
 			       command_name(e->entry.command), "mailbox", e->mailbox, "uid",
 			       (json_int_t)e->entry.uid, "modseq", (json_int_t)e->entry.modseq,
 			       "flags", flags);
-	if (e->entry.message != NULL)
+	if (ev != NULL && e->entry.message != NULL)
 		json_object_set_new(ev, "message", json_string(e->entry.message));
-	char *text = json_dumps(ev, JSON_COMPACT);
+	return ev;
+}
+
+static int add_event(const struct store_journal_user_entry *e, void *context)
+{
+	struct stream *s = context;
+	json_t *ev = event_json(e);
+	char *text = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
 	buffer_printf(&s->pending, "id: %lld\ndata: %s\n\n", (long long)e->position,
 		      text != NULL ? text : "{}");
 	free(text);

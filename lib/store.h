@@ -398,6 +398,13 @@ enum store_journal_command {
 	STORE_JOURNAL_EXISTS = 1,
 	STORE_JOURNAL_EXPUNGE,
 	STORE_JOURNAL_FLAGS,
+	/* Mailbox changes: store_mailbox_create(), one RENAME per mailbox a
+	 * rename moves (children too), store_mailbox_delete(). Only the
+	 * user-wide journal (store_journal_user_since()) returns them, with the
+	 * mailbox's id as the entry's mailbox, and path set; uid and modseq 0. */
+	STORE_JOURNAL_MAILBOX_CREATE,
+	STORE_JOURNAL_MAILBOX_RENAME,
+	STORE_JOURNAL_MAILBOX_DELETE,
 };
 
 struct store_journal_entry {
@@ -407,11 +414,13 @@ struct store_journal_entry {
 	const char *message;		/* message id */
 	const char *const *flags;	/* EXISTS, FLAGS: the flags then */
 	unsigned int flags_count;
+	const char *path;		/* MAILBOX_*: the path (after a rename) */
 };
 
 typedef int store_journal_cb(const struct store_journal_entry *entry, void *context);
 
-/* Entries of the mailbox with modseq > since, in modseq order. */
+/* Message entries (EXISTS, EXPUNGE, FLAGS) of the mailbox with modseq >
+ * since, in modseq order. */
 int store_journal_since(struct store *store, const char *mailbox_id, uint64_t since,
 			store_journal_cb *callback, void *context, const char **error_r);
 

@@ -529,6 +529,9 @@ static int mongodb_user_delete(struct store *store, const char *user_id)
 			ret = by_oid(store, COL_MAILBOXES, "_id", boxes[i].id);
 	}
 	pool_destroy(&pool);
+	/* what is left: the entries of mailboxes deleted before */
+	if (ret == 0)
+		ret = by_oid(store, COL_JOURNAL, "user", user_id);
 	if (ret == 0)
 		ret = mongo_extra_user_delete(store, &oid);
 	if (ret == 0)

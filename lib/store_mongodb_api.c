@@ -189,6 +189,8 @@ int mongo_journal_user_since(struct store *store, const char *user_id, int64_t a
 		mongo_id(doc, "message", message);
 		e.entry.message = message[0] == '\0' ? NULL : pool_strdup(pool, message);
 		mongo_strings(pool, doc, "flags", &e.entry.flags, &e.entry.flags_count);
+		if (e.entry.command > STORE_JOURNAL_FLAGS)
+			e.entry.path = mongo_str(pool, doc, "path");
 		stop = callback(&e, context) != 0;
 		pool_clear(pool);
 	}

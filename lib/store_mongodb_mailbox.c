@@ -13,7 +13,15 @@ static const char *const journal_names[] = {
 	[STORE_JOURNAL_EXISTS] = "EXISTS",
 	[STORE_JOURNAL_EXPUNGE] = "EXPUNGE",
 	[STORE_JOURNAL_FLAGS] = "FETCH",
+	/* WildDuck's names for mailbox changes */
+	[STORE_JOURNAL_MAILBOX_CREATE] = "CREATE",
+	[STORE_JOURNAL_MAILBOX_RENAME] = "RENAME",
+	[STORE_JOURNAL_MAILBOX_DELETE] = "DELETE",
 };
+
+static int mailbox_journal(struct store *store, const char *user_id,
+			   enum store_journal_command command, const char *mailbox_id,
+			   const char *path);
 
 /* UIDVALIDITY is the creation time as in WildDuck, but never reused: one
  * counter document goes up by at least one per mailbox (RFC 3501 2.3.1.1). */
@@ -102,7 +110,9 @@ int mongo_mailbox_create(struct store *store, const char *user_id, const char *p
 		return -1;
 	if (n == 0)
 		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
-	return mongo_mailbox_insert(store, user_id, path, special_use, id_r);
+	if (mongo_mailbox_insert(store, user_id, path, special_use, id_r) < 0)
+		return -1;
+	return mailbox_journal(store, user_id, STORE_JOURNAL_MAILBOX_CREATE, id_r, path);
 }
 
 static enum store_special_use special_use_parse(const char *name, const char *path)
@@ -250,6 +260,9 @@ int mongo_mailbox_rename(struct store *store, const char *mailbox_id, const char
 		ret = mongo_update(store, COL_MAILBOXES, filter, update, false, false, NULL);
 		bson_destroy(filter);
 		bson_destroy(update);
+		if (ret == 0)
+			ret = mailbox_journal(store, box->user, STORE_JOURNAL_MAILBOX_RENAME,
+					      all[i].id, target);
 	}
 	pool_destroy(&pool);
 	return ret;
@@ -283,6 +296,13 @@ int mongo_mailbox_purge(struct store *store, const char *mailbox_id)
 		ret = mongo_delete(store, COL_MESSAGES, filter, true, NULL);
 	if (ret == 0 && user[0] != '\0' && total > 0)
 		ret = mongo_storage_add(store, user, -total);
+	bson_destroy(filter);
+	/* the message entries; mailbox changes stay for the user's journal
+	 * (a user's delete removes them by user) */
+	filter = BCON_NEW("mailbox", BCON_OID(&oid), "command", "{", "$in", "[",
+			  BCON_UTF8(journal_names[STORE_JOURNAL_EXISTS]),
+			  BCON_UTF8(journal_names[STORE_JOURNAL_EXPUNGE]),
+			  BCON_UTF8(journal_names[STORE_JOURNAL_FLAGS]), "]", "}");
 	if (ret == 0)
 		ret = mongo_delete(store, COL_JOURNAL, filter, true, NULL);
 	bson_destroy(filter);
@@ -298,20 +318,25 @@ int mongo_mailbox_delete(struct store *store, const char *mailbox_id)
 	int ret = mongo_mailbox_get(store, mailbox_id, NULL, NULL, pool, &box);
 	if (ret == 0 && box->special_use == STORE_SPECIAL_INBOX)
 		ret = store_set_error(store, STORE_ERR_INVALID, "INBOX cannot be deleted");
-	pool_destroy(&pool);
-	if (ret < 0)
+	if (ret < 0) {
+		pool_destroy(&pool);
 		return -1;
+	}
 	bson_oid_t oid;
 	mongo_oid(&oid, mailbox_id);
 	bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
 	int64_t deleted = 0;
 	ret = mongo_delete(store, COL_MAILBOXES, filter, false, &deleted);
 	bson_destroy(filter);
-	if (ret < 0)
-		return -1;
-	if (deleted == 0)
-		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such mailbox");
-	return mongo_mailbox_purge(store, mailbox_id);
+	if (ret == 0 && deleted == 0)
+		ret = store_set_error(store, STORE_ERR_NOT_FOUND, "no such mailbox");
+	if (ret == 0)
+		ret = mongo_mailbox_purge(store, mailbox_id);
+	if (ret == 0)
+		ret = mailbox_journal(store, box->user, STORE_JOURNAL_MAILBOX_DELETE, mailbox_id,
+				      box->path);
+	pool_destroy(&pool);
+	return ret;
 }
 
 int mongo_mailbox_subscribe(struct store *store, const char *mailbox_id, bool subscribed)
@@ -462,9 +487,10 @@ int mongo_mailbox_alloc(struct store *store, const char *mailbox_id, uint32_t co
 	return 0;
 }
 
-int mongo_journal_add(struct store *store, const char *user_id, const char *mailbox_id,
-		      enum store_journal_command command, uint32_t uid, uint64_t modseq,
-		      const char *message_id, const char *const *flags, unsigned int flags_count)
+static int journal_insert(struct store *store, const char *user_id, const char *mailbox_id,
+			  enum store_journal_command command, uint32_t uid, uint64_t modseq,
+			  const char *message_id, const char *const *flags,
+			  unsigned int flags_count, const char *path)
 {
 	bson_oid_t id, mailbox, message, user;
 	bson_oid_init(&id, NULL);
@@ -495,7 +521,9 @@ int mongo_journal_add(struct store *store, const char *user_id, const char *mail
 		mongo_oid(&message, message_id);
 		BSON_APPEND_OID(&doc, "message", &message);
 	}
-	if (command != STORE_JOURNAL_EXPUNGE)
+	if (path != NULL)
+		BSON_APPEND_UTF8(&doc, "path", path);
+	else if (command != STORE_JOURNAL_EXPUNGE)
 		mongo_append_strings(&doc, "flags", flags, flags_count);
 	mongo_append_date(&doc, "created", (int64_t)time(NULL));
 	int ret = mongo_insert(store, COL_JOURNAL, &doc);
@@ -503,9 +531,27 @@ int mongo_journal_add(struct store *store, const char *user_id, const char *mail
 	return ret;
 }
 
+int mongo_journal_add(struct store *store, const char *user_id, const char *mailbox_id,
+		      enum store_journal_command command, uint32_t uid, uint64_t modseq,
+		      const char *message_id, const char *const *flags, unsigned int flags_count)
+{
+	return journal_insert(store, user_id, mailbox_id, command, uid, modseq, message_id,
+			      flags, flags_count, NULL);
+}
+
+/* A mailbox change: an entry of that mailbox with its path, modseq 0; the
+ * per-mailbox read (mongo_journal_since()) skips it by command. A delete's
+ * entry is written after the purge, so it stays. */
+static int mailbox_journal(struct store *store, const char *user_id,
+			   enum store_journal_command command, const char *mailbox_id,
+			   const char *path)
+{
+	return journal_insert(store, user_id, mailbox_id, command, 0, 0, NULL, NULL, 0, path);
+}
+
 enum store_journal_command mongo_journal_command(const char *name)
 {
-	for (unsigned int i = STORE_JOURNAL_EXISTS; i <= STORE_JOURNAL_FLAGS; i++)
+	for (unsigned int i = STORE_JOURNAL_EXISTS; i <= STORE_JOURNAL_MAILBOX_DELETE; i++)
 		if (name != NULL && strcmp(journal_names[i], name) == 0)
 			return (enum store_journal_command)i;
 	return STORE_JOURNAL_FLAGS;
@@ -517,7 +563,10 @@ int mongo_journal_since(struct store *store, const char *mailbox_id, uint64_t si
 	bson_oid_t oid;
 	mongo_oid(&oid, mailbox_id);
 	bson_t *filter = BCON_NEW("mailbox", BCON_OID(&oid), "modseq", "{", "$gt",
-				  BCON_INT64((int64_t)since), "}");
+				  BCON_INT64((int64_t)since), "}", "command", "{", "$in", "[",
+				  BCON_UTF8(journal_names[STORE_JOURNAL_EXISTS]),
+				  BCON_UTF8(journal_names[STORE_JOURNAL_EXPUNGE]),
+				  BCON_UTF8(journal_names[STORE_JOURNAL_FLAGS]), "]", "}");
 	bson_t *opts = BCON_NEW("sort", "{", "modseq", BCON_INT32(1), "_id", BCON_INT32(1), "}");
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
 		mongo_col(store, COL_JOURNAL), filter, opts, NULL);

@@ -134,7 +134,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_JOURNAL_INSERT] = "INSERT INTO journal (mailbox, command, uid, modseq, message, "
 		"flags, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_JOURNAL_SINCE] = "SELECT command, uid, modseq, message, flags FROM journal "
-		"WHERE mailbox = ?1 AND modseq > ?2 ORDER BY modseq, id",
+		"WHERE mailbox = ?1 AND modseq > ?2 AND command <= ?3 ORDER BY modseq, id",
 };
 
 /* Schema migrations: migrations[i] takes user_version i to i + 1. Never

@@ -179,8 +179,16 @@ int sqlite_journal_user_since(struct store *store, const char *user_id, int64_t 
 			},
 		};
 		sqlite_col_id(stmt, 1, e.mailbox);
-		store_flags_split(pool, sqlite_col_text(pool, stmt, 6), &e.entry.flags,
-				  &e.entry.flags_count);
+		if (e.entry.command > STORE_JOURNAL_FLAGS) {
+			/* a mailbox change, kept on the INBOX (mailbox_journal()) */
+			snprintf(e.mailbox, sizeof(e.mailbox), "%s",
+				 e.entry.message != NULL ? e.entry.message : "");
+			e.entry.message = NULL;
+			e.entry.path = sqlite_col_text(pool, stmt, 6);
+		} else {
+			store_flags_split(pool, sqlite_col_text(pool, stmt, 6), &e.entry.flags,
+					  &e.entry.flags_count);
+		}
 		int stop = callback(&e, context);
 		pool_clear(pool);
 		if (stop != 0) {

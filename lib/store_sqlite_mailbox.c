@@ -47,13 +47,38 @@ static int user_check(struct store *store, const char *user_id)
 	return rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, "user");
 }
 
+/* A mailbox change for the user-wide journal. journal.mailbox must name
+ * an existing mailbox (FK, cascade), and a deleted mailbox's rows go with
+ * it, so these rows hang off the user's INBOX, which cannot be deleted:
+ * message holds the changed mailbox's id, flags its path. Per-mailbox
+ * reads (STMT_JOURNAL_SINCE) skip them; sqlite_journal_user_since() turns
+ * them back into entries of the changed mailbox. */
+static int mailbox_journal(struct store *store, const char *user_id,
+			   enum store_journal_command command, const char *mailbox_id,
+			   const char *path)
+{
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "INSERT INTO journal (mailbox, command, "
+		"uid, modseq, message, flags, created) SELECT id, ?2, 0, 0, ?3, ?4, ?5 "
+		"FROM mailboxes WHERE user = ?1 AND special_use = ?6 LIMIT 1");
+	if (stmt == NULL)
+		return -1;
+	sqlite_bind_text(stmt, 1, user_id);
+	sqlite3_bind_int(stmt, 2, (int)command);
+	sqlite_bind_text(stmt, 3, mailbox_id);
+	sqlite_bind_text(stmt, 4, path);
+	sqlite3_bind_int64(stmt, 5, (int64_t)time(NULL));
+	sqlite3_bind_int(stmt, 6, (int)STORE_SPECIAL_INBOX);
+	return sqlite_run_once(store, stmt, "journal");
+}
+
 int sqlite_mailbox_create(struct store *store, const char *user_id, const char *path,
 			  enum store_special_use special_use, char id_r[STORE_ID_SIZE])
 {
 	if (sqlite_tx_begin(store) < 0)
 		return -1;
 	if (user_check(store, user_id) < 0 ||
-	    sqlite_mailbox_insert(store, user_id, path, special_use, id_r) < 0)
+	    sqlite_mailbox_insert(store, user_id, path, special_use, id_r) < 0 ||
+	    mailbox_journal(store, user_id, STORE_JOURNAL_MAILBOX_CREATE, id_r, path) < 0)
 		return sqlite_tx_fail(store);
 	return sqlite_tx_commit(store);
 }
@@ -154,6 +179,17 @@ int sqlite_mailbox_rename(struct store *store, const char *mailbox_id, const cha
 			ret = sqlite_exec_stmt(store, stmt, "mailbox");
 		}
 	}
+	/* one RENAME per moved mailbox, with its new path */
+	struct store_mailbox *all;
+	unsigned int count = 0;
+	size_t new_len = strlen(new_path);
+	if (ret == 0)
+		ret = sqlite_mailbox_list(store, box->user, pool, &all, &count);
+	for (unsigned int i = 0; ret == 0 && i < count; i++)
+		if (strncmp(all[i].path, new_path, new_len) == 0 &&
+		    (all[i].path[new_len] == '\0' || all[i].path[new_len] == '/'))
+			ret = mailbox_journal(store, box->user, STORE_JOURNAL_MAILBOX_RENAME,
+					      all[i].id, all[i].path);
 	pool_destroy(&pool);
 	return ret < 0 ? sqlite_tx_fail(store) : sqlite_tx_commit(store);
 }
@@ -169,16 +205,20 @@ int sqlite_mailbox_delete(struct store *store, const char *mailbox_id)
 	int ret = sqlite_mailbox_get(store, mailbox_id, NULL, NULL, pool, &box);
 	if (ret == 0 && box->special_use == STORE_SPECIAL_INBOX)
 		ret = store_set_error(store, STORE_ERR_INVALID, "INBOX cannot be deleted");
-	pool_destroy(&pool);
 	sqlite3_stmt *stmt = ret < 0 ? NULL : sqlite_stmt(store, STMT_MAILBOX_DELETE);
-	if (stmt == NULL)
+	if (stmt == NULL) {
+		pool_destroy(&pool);
 		return sqlite_tx_fail(store);
+	}
 	/* messages, their attachment references and the journal follow by
 	 * FK cascade and triggers, storage used included */
 	sqlite_bind_text(stmt, 1, mailbox_id);
-	if (sqlite_exec_stmt(store, stmt, "mailbox delete") < 0)
-		return sqlite_tx_fail(store);
-	return sqlite_tx_commit(store);
+	ret = sqlite_exec_stmt(store, stmt, "mailbox delete");
+	if (ret == 0)
+		ret = mailbox_journal(store, box->user, STORE_JOURNAL_MAILBOX_DELETE, mailbox_id,
+				      box->path);
+	pool_destroy(&pool);
+	return ret < 0 ? sqlite_tx_fail(store) : sqlite_tx_commit(store);
 }
 
 int sqlite_mailbox_subscribe(struct store *store, const char *mailbox_id, bool subscribed)
@@ -287,6 +327,7 @@ int sqlite_journal_since(struct store *store, const char *mailbox_id, uint64_t s
 		return -1;
 	sqlite_bind_text(stmt, 1, mailbox_id);
 	sqlite3_bind_int64(stmt, 2, (int64_t)since);
+	sqlite3_bind_int(stmt, 3, (int)STORE_JOURNAL_FLAGS);
 	struct pool *pool = pool_create(1024);
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {

@@ -2,6 +2,7 @@
  * access tokens, the user-wide journal), on every driver. */
 #include "contract.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int count_cb(const struct store_message *msg, void *context)
@@ -92,12 +93,92 @@ START_TEST(api_reads)
 }
 END_TEST
 
+struct mlog {
+	unsigned int count;
+	enum store_journal_command commands[16];
+	char mailboxes[16][STORE_ID_SIZE];
+	char paths[16][64];
+};
+
+static int mailbox_entries_cb(const struct store_journal_user_entry *e, void *context)
+{
+	struct mlog *log = context;
+	if (e->entry.command < STORE_JOURNAL_MAILBOX_CREATE || log->count == 16)
+		return 0;
+	log->commands[log->count] = e->entry.command;
+	memcpy(log->mailboxes[log->count], e->mailbox, STORE_ID_SIZE);
+	ck_assert_ptr_nonnull(e->entry.path);
+	snprintf(log->paths[log->count], sizeof(log->paths[0]), "%s", e->entry.path);
+	log->count++;
+	return 0;
+}
+
+static int mailbox_journal_count_cb(const struct store_journal_entry *e, void *context)
+{
+	unsigned int *counts = context;
+	counts[e->command > STORE_JOURNAL_FLAGS ? 1 : 0]++;
+	return 0;
+}
+
+/* Mailbox create, rename (children too) and delete are in the user-wide
+ * journal with id and path, a delete's entry outliving the mailbox; the
+ * per-mailbox journal (IMAP's) has message entries only. */
+START_TEST(journal_mailbox_changes)
+{
+	char u[STORE_ID_SIZE], inbox[STORE_ID_SIZE], a[STORE_ID_SIZE], ab[STORE_ID_SIZE];
+	contract_user("jmbox", u);
+	contract_mailbox(u, "INBOX", inbox);
+	int64_t start;
+	CK_OK(store_journal_user_last(env.store, u, &start, &err));
+	CK_OK(store_mailbox_create(env.store, u, "A", STORE_SPECIAL_NONE, a, &err));
+	CK_OK(store_mailbox_create(env.store, u, "A/B", STORE_SPECIAL_NONE, ab, &err));
+	contract_append(env.store, a, 100, "", NULL, 0);
+	CK_OK(store_mailbox_rename(env.store, a, "C", &err));
+	CK_OK(store_mailbox_delete(env.store, ab, &err));
+
+	struct mlog log = { 0 };
+	CK_OK(store_journal_user_since(env.store, u, start, 100, mailbox_entries_cb, &log, &err));
+	ck_assert_uint_eq(log.count, 5);
+	static const enum store_journal_command want[] = {
+		STORE_JOURNAL_MAILBOX_CREATE, STORE_JOURNAL_MAILBOX_CREATE,
+		STORE_JOURNAL_MAILBOX_RENAME, STORE_JOURNAL_MAILBOX_RENAME,
+		STORE_JOURNAL_MAILBOX_DELETE,
+	};
+	for (unsigned int i = 0; i < 5; i++)
+		ck_assert_int_eq(log.commands[i], want[i]);
+	ck_assert_str_eq(log.mailboxes[0], a);
+	ck_assert_str_eq(log.paths[0], "A");
+	ck_assert_str_eq(log.mailboxes[1], ab);
+	ck_assert_str_eq(log.paths[1], "A/B");
+	/* the two renames in either order */
+	bool a_first = strcmp(log.mailboxes[2], a) == 0;
+	ck_assert_str_eq(log.mailboxes[a_first ? 2 : 3], a);
+	ck_assert_str_eq(log.paths[a_first ? 2 : 3], "C");
+	ck_assert_str_eq(log.mailboxes[a_first ? 3 : 2], ab);
+	ck_assert_str_eq(log.paths[a_first ? 3 : 2], "C/B");
+	ck_assert_str_eq(log.mailboxes[4], ab);
+	ck_assert_str_eq(log.paths[4], "C/B");
+
+	unsigned int counts[2] = { 0, 0 };
+	CK_OK(store_journal_since(env.store, a, 0, mailbox_journal_count_cb, counts, &err));
+	ck_assert_uint_eq(counts[0], 1);
+	ck_assert_uint_eq(counts[1], 0);
+	counts[0] = counts[1] = 0;
+	CK_OK(store_journal_since(env.store, inbox, 0, mailbox_journal_count_cb, counts, &err));
+	ck_assert_uint_eq(counts[1], 0);
+	int64_t last;
+	CK_OK(store_journal_user_last(env.store, u, &last, &err));
+	ck_assert_int_gt(last, start);
+}
+END_TEST
+
 Suite *suite_api(void)
 {
 	Suite *s = suite_create("api");
 	TCase *tc = tcase_create("api");
 	tcase_add_checked_fixture(tc, contract_setup, contract_teardown);
 	tcase_add_test(tc, api_reads);
+	tcase_add_test(tc, journal_mailbox_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }
