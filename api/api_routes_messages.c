@@ -452,10 +452,19 @@ out:
  * it has not indexed yet, and queries too short for it, fall back to the
  * subject and addresses of the envelope, so a just-delivered message is
  * never missed. */
+struct search_found {
+	unsigned int mailbox;	/* index into the id-sorted mailbox list */
+	uint32_t uid;
+};
+
 struct search_ctx {
 	const char *q;
-	struct collected *col;
-	unsigned int scanned, limit;
+	unsigned int mailbox;	/* the one being scanned */
+	unsigned int scanned, page_seen;
+	uint32_t page_last;
+	bool truncated;
+	struct search_found *found;
+	size_t found_count, found_cap;
 	/* the index's answer for the mailbox being scanned */
 	uint32_t *indexed, *hits;
 	size_t indexed_count, hits_count;
@@ -498,8 +507,12 @@ static bool uid_in(const uint32_t *uids, size_t count, uint32_t uid)
 static int search_match(const struct store_message *msg, void *context)
 {
 	struct search_ctx *s = context;
-	if (++s->scanned > SEARCH_SCAN_MAX || s->col->count >= s->limit)
+	s->page_seen++;
+	s->page_last = msg->uid;
+	if (++s->scanned > SEARCH_SCAN_MAX) {
+		s->truncated = true;
 		return 1;
+	}
 	bool hit;
 	if (uid_in(s->indexed, s->indexed_count, msg->uid)) {
 		hit = uid_in(s->hits, s->hits_count, msg->uid);
@@ -508,8 +521,13 @@ static int search_match(const struct store_message *msg, void *context)
 		hit = env != NULL && json_has_text(env, s->q);
 		json_decref(env);
 	}
-	if (hit)
-		collect(msg, s->col);
+	if (hit) {
+		if (s->found_count == s->found_cap) {
+			s->found_cap = s->found_cap == 0 ? 256 : s->found_cap * 2;
+			s->found = xrealloc(s->found, s->found_cap * sizeof(*s->found));
+		}
+		s->found[s->found_count++] = (struct search_found){ s->mailbox, msg->uid };
+	}
 	return 0;
 }
 
@@ -538,23 +556,91 @@ static void search_ask(struct search_ctx *s, struct fts *fts, const char *folded
 	}
 }
 
-/* Searches the user's mailboxes (only: one mailbox id, checked already). */
+/* A search cursor names a result, "MAILBOXID:UID"; results go by mailbox
+ * id, then newest first, so renames and new mail do not reorder pages. */
+struct search_cursor {
+	char mailbox[STORE_ID_SIZE];
+	uint32_t uid;
+};
+
+static bool search_cursor_parse(const char *text, struct search_cursor *c)
+{
+	const char *colon = text != NULL ? strchr(text, ':') : NULL;
+	uint64_t uid;
+	if (colon == NULL || colon - text != STORE_ID_SIZE - 1)
+		return false;
+	memcpy(c->mailbox, text, STORE_ID_SIZE - 1);
+	c->mailbox[STORE_ID_SIZE - 1] = '\0';
+	if (!api_id_valid(c->mailbox) || !api_uint_parse(colon + 1, 1, UINT32_MAX, &uid))
+		return false;
+	c->uid = (uint32_t)uid;
+	return true;
+}
+
+static json_t *search_cursor_json(const struct store_mailbox *mbs, const struct search_found *f)
+{
+	char buf[STORE_ID_SIZE + 16];
+	snprintf(buf, sizeof(buf), "%s:%u", mbs[f->mailbox].id, f->uid);
+	return json_string(buf);
+}
+
+/* <0: f comes before the cursor, 0: it is the cursor's, >0: after. */
+static int search_cursor_cmp(const struct store_mailbox *mbs, const struct search_found *f,
+			     const struct search_cursor *c)
+{
+	int cmp = strcmp(mbs[f->mailbox].id, c->mailbox);
+	if (cmp != 0)
+		return cmp;
+	return f->uid > c->uid ? -1 : f->uid < c->uid ? 1 : 0;
+}
+
+static int mailbox_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_mailbox *)a)->id, ((const struct store_mailbox *)b)->id);
+}
+
+#define SEARCH_STORE_PAGE 1000
+
+/* Scans one mailbox newest first, SEARCH_STORE_PAGE messages a call. */
+static int search_mailbox(struct store *store, struct search_ctx *s, const char *mailbox_id,
+			  const char **error_r)
+{
+	uint32_t last = UINT32_MAX;
+	for (;;) {
+		s->page_seen = 0;
+		if (store_message_page(store, mailbox_id, 1, last, true, SEARCH_STORE_PAGE,
+				       search_match, s, error_r) < 0)
+			return -1;
+		if (s->truncated || s->page_seen < SEARCH_STORE_PAGE || s->page_last <= 1)
+			return 0;
+		last = s->page_last - 1;
+	}
+}
+
+/* Searches the user's mailboxes (only: one mailbox id, checked already).
+ * Every page scans all (at most SEARCH_SCAN_MAX messages) for the total;
+ * only the page's messages are loaded. */
 static void search_run(struct store *store, struct api_req *r, const char *q, const char *only)
 {
 	const char *error;
 	unsigned int limit;
 	const char *next, *previous;
+	struct search_cursor cursor;
 	if (api_page_params(r, &limit, &next, &previous) < 0)
 		return;
 	if (q[0] == '\0' || strlen(q) > 256 || !api_text_valid(q, false)) {
 		api_error(r, 400, "InputValidationError", "q is required (1..256 characters)");
 		return;
 	}
+	if ((next != NULL || previous != NULL) &&
+	    !search_cursor_parse(next != NULL ? next : previous, &cursor)) {
+		api_error(r, 400, "InputValidationError", "bad cursor");
+		return;
+	}
 	struct pool *pool = pool_create(16384);
 	struct store_mailbox *mbs;
 	unsigned int count;
-	struct collected col = { .pool = pool };
-	struct search_ctx s = { .q = q, .col = &col, .limit = limit };
+	struct search_ctx s = { .q = q };
 	char *folded = fts_fold(q, strlen(q), NULL);
 	struct fts *fts = NULL;
 	if (folded != NULL && fts_query_usable(folded)) {
@@ -569,26 +655,56 @@ static void search_run(struct store *store, struct api_req *r, const char *q, co
 		api_store_error(r, store, error, "UserNotFound");
 		goto out;
 	}
-	for (unsigned int i = 0; i < count && col.count < limit; i++) {
+	qsort(mbs, count, sizeof(*mbs), mailbox_id_cmp);
+	for (unsigned int i = 0; i < count && !s.truncated; i++) {
 		if (only != NULL && strcmp(only, mbs[i].id) != 0)
 			continue;
+		s.mailbox = i;
 		search_ask(&s, fts, folded, mbs[i].id);
-		if (store_message_page(store, mbs[i].id, 1, UINT32_MAX, true, 1000, search_match,
-				       &s, &error) < 0) {
+		if (search_mailbox(store, &s, mbs[i].id, &error) < 0) {
 			api_store_error(r, store, error, "NoSuchMailbox");
 			goto out;
 		}
 	}
+	/* the page: [first, end) of the results in order */
+	size_t first = 0, end;
+	if (next != NULL) {
+		while (first < s.found_count && search_cursor_cmp(mbs, &s.found[first], &cursor) <= 0)
+			first++;
+		end = first + limit < s.found_count ? first + limit : s.found_count;
+	} else if (previous != NULL) {
+		end = 0;
+		while (end < s.found_count && search_cursor_cmp(mbs, &s.found[end], &cursor) < 0)
+			end++;
+		first = end > limit ? end - limit : 0;
+	} else {
+		end = limit < s.found_count ? limit : s.found_count;
+	}
 	json_t *results = json_array();
-	for (unsigned int i = 0; i < col.count; i++)
-		json_array_append_new(results, summary_with_tree(store, &col.msgs[i], pool));
+	for (size_t i = first; i < end; i++) {
+		struct store_message *msg;
+		const struct search_found *f = &s.found[i];
+		if (store_message_get(store, mbs[f->mailbox].id, f->uid, pool, &msg, &error) < 0) {
+			if (store_last_error(store) == STORE_ERR_NOT_FOUND)
+				continue; /* expunged since the scan */
+			json_decref(results);
+			api_store_error(r, store, error, "NoSuchMessage");
+			goto out;
+		}
+		json_array_append_new(results, summary_with_tree(store, msg, pool));
+	}
+	json_t *next_c = first < end && end < s.found_count ?
+		search_cursor_json(mbs, &s.found[end - 1]) : json_false();
+	json_t *prev_c = first < end && first > 0 ?
+		search_cursor_json(mbs, &s.found[first]) : json_false();
 	api_ok(r, json_pack("{s:s, s:I, s:o, s:o, s:o}", "query", q, "total",
-			    (json_int_t)col.count, "nextCursor", json_false(), "previousCursor",
-			    json_false(), "results", results));
+			    (json_int_t)s.found_count, "nextCursor", next_c, "previousCursor",
+			    prev_c, "results", results));
 out:
 	if (fts != NULL)
 		fts_rollback(fts); /* a read snapshot: nothing to commit */
 	search_answers_free(&s);
+	free(s.found);
 	free(folded);
 	pool_destroy(&pool);
 }
