@@ -36,7 +36,8 @@ void imap_capabilities(struct imap_client *c, struct buffer *out)
 		return;
 	}
 	buffer_printf(out, " UNSELECT UIDPLUS MOVE CONDSTORE CHILDREN SPECIAL-USE QUOTA UTF8=ACCEPT"
-		      " LIST-EXTENDED CREATE-SPECIAL-USE SORT SORT=DISPLAY APPENDLIMIT=%lld%s",
+		      " LIST-EXTENDED CREATE-SPECIAL-USE SORT SORT=DISPLAY"
+		      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=%lld%s",
 		      imap_config()->imap_settings.max_message_size,
 		      c->compressed ? "" : " COMPRESS=DEFLATE");
 }

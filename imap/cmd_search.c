@@ -2,22 +2,26 @@
  * thread evaluates it over the mailbox's messages, loading a message's
  * text only when a HEADER/BODY/TEXT key needs it (a substring scan), except
  * where the indexer's full-text index (lib/fts) already answers exactly:
- * see fts_prepare(). SORT (RFC 5256) is a SEARCH whose hits lib/imap_sort
- * orders by keys from the cached ENVELOPE. */
+ * see fts_prepare(). SORT and THREAD (RFC 5256) are a SEARCH whose hits
+ * lib/imap_sort orders by keys from the cached ENVELOPE, or lib/imap_thread
+ * threads (REFERENCES reads each hit's References: from its tree blob). */
 #include "config.h"
 #include "daemon.h"
 #include "fts.h"
 #include "imap_client.h"
 #include "imap_search.h"
 #include "imap_sort.h"
+#include "imap_thread.h"
 #include "imap_seqset.h"
 #include "log.h"
 #include "mem.h"
 #include "message.h"
 #include "mime.h"
+#include "mime_store.h"
 #include "mime_text.h"
 #include "pool.h"
 #include "rfc2047.h"
+#include "thread.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -34,7 +38,13 @@ struct search_msg {
 	uint64_t modseq, size;
 	int64_t idate, hdate;
 	char *flags; /* " \Seen kw " with spaces around each */
-	char *envelope, *subject; /* SORT only */
+	char *envelope, *subject, *msgid; /* SORT and THREAD only */
+};
+
+enum thread_algorithm {
+	THREAD_NONE,
+	THREAD_ORDEREDSUBJECT,
+	THREAD_REFERENCES,
 };
 
 /* Answers of the full-text index for the text keys of one SEARCH: the
@@ -61,6 +71,8 @@ struct search_job {
 	struct search_msg *msgs;
 	size_t count, cap;
 	const struct imap_sort_program *sort; /* NULL: SEARCH */
+	enum thread_algorithm thread;
+	struct buffer threads; /* THREAD's answer */
 	uint32_t *hits;
 	size_t hits_count;
 	uint64_t max_modseq; /* of the hits, for the (MODSEQ n) reply */
@@ -115,8 +127,10 @@ static int collect(const struct store_message *m, void *ctx)
 	for (unsigned int i = 0; i < m->flags_count; i++)
 		buffer_printf(&b, "%s ", m->flags[i]);
 	s->flags = buffer_steal(&b, NULL);
+	bool keys = j->sort != NULL || j->thread != THREAD_NONE;
 	s->envelope = j->sort != NULL && m->envelope != NULL ? xstrdup(m->envelope) : NULL;
-	s->subject = j->sort != NULL && m->subject != NULL ? xstrdup(m->subject) : NULL;
+	s->subject = keys && m->subject != NULL ? xstrdup(m->subject) : NULL;
+	s->msgid = j->thread != THREAD_NONE && m->msgid != NULL ? xstrdup(m->msgid) : NULL;
 	return 0;
 }
 
@@ -381,6 +395,63 @@ static void sort_hits(struct search_job *j)
 	free(keys);
 }
 
+#define THREAD_REFS_MAX 64
+
+/* The References: ids of a message (In-Reply-To's without any), from its
+ * tree blob; none when it cannot be read. */
+static void thread_refs(struct store *store, const struct search_msg *m, struct pool *pool,
+			struct imap_thread_msg *t)
+{
+	const unsigned char *tree;
+	size_t tree_len;
+	struct mime_message *mime;
+	const char *error;
+	if (store_message_tree(store, m->id, pool, &tree, &tree_len, &error) < 0 ||
+	    mime_store_load(tree, tree_len, &mime, &error) < 0)
+		return;
+	const struct mime_part *root = mime->root;
+	size_t hdr_len = root->header_end - root->header_start;
+	const char **ids = pool_alloc(pool, THREAD_REFS_MAX * sizeof(*ids));
+	size_t count = 0;
+	thread_refs_parse(pool, mime_header_get(pool, root->header, hdr_len, "references"), ids,
+			  THREAD_REFS_MAX, &count);
+	if (count == 0)
+		thread_refs_parse(pool, mime_header_get(pool, root->header, hdr_len, "in-reply-to"),
+				  ids, 1, &count);
+	mime_message_free(&mime);
+	t->refs = ids;
+	t->refs_count = count;
+}
+
+/* Threads the hits (indexes into msgs) into j->threads. */
+static void thread_hits(struct search_job *j, struct store *store)
+{
+	struct pool *pool = pool_create(4096);
+	struct imap_thread_msg *t = xcalloc(j->hits_count + 1, sizeof(*t));
+	for (size_t i = 0; i < j->hits_count; i++) {
+		const struct search_msg *m = &j->msgs[j->hits[i]];
+		t[i] = (struct imap_thread_msg){ .number = j->cmd->uid ? m->uid : m->seq,
+						 .seq = m->seq, .date = m->hdate };
+		const char *own[1];
+		size_t own_count = 0;
+		thread_refs_parse(pool, m->msgid, own, 1, &own_count);
+		t[i].message_id = own_count > 0 ? own[0] : NULL;
+		char *base = imap_sort_base_subject(m->subject, &t[i].reply);
+		for (char *p = base; *p != '\0'; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		t[i].subject = pool_strdup(pool, base);
+		free(base);
+		if (j->thread == THREAD_REFERENCES)
+			thread_refs(store, m, pool, &t[i]);
+	}
+	if (j->thread == THREAD_REFERENCES)
+		imap_thread_references(t, j->hits_count, &j->threads);
+	else
+		imap_thread_orderedsubject(t, j->hits_count, &j->threads);
+	free(t);
+	pool_destroy(&pool);
+}
+
 static void search_run(struct store *store, void *arg)
 {
 	struct search_job *j = arg;
@@ -395,8 +466,8 @@ static void search_run(struct store *store, void *arg)
 	for (size_t i = 0; i < j->count; i++) {
 		struct search_msg *m = &j->msgs[i];
 		if (eval(j, j->root, m, &c)) {
-			j->hits[j->hits_count++] = j->sort != NULL ? (uint32_t)i :
-				j->cmd->uid ? m->uid : m->seq;
+			j->hits[j->hits_count++] = j->sort != NULL || j->thread != THREAD_NONE ?
+				(uint32_t)i : j->cmd->uid ? m->uid : m->seq;
 			if (m->modseq > j->max_modseq)
 				j->max_modseq = m->modseq;
 		}
@@ -404,6 +475,8 @@ static void search_run(struct store *store, void *arg)
 	}
 	if (j->sort != NULL)
 		sort_hits(j);
+	else if (j->thread != THREAD_NONE)
+		thread_hits(j, store);
 }
 
 static void search_free(void *arg)
@@ -413,7 +486,9 @@ static void search_free(void *arg)
 		free(j->msgs[i].flags);
 		free(j->msgs[i].envelope);
 		free(j->msgs[i].subject);
+		free(j->msgs[i].msgid);
 	}
+	buffer_free(&j->threads);
 	free(j->msgs);
 	free(j->hits);
 	fts_answers_free(&j->fts);
@@ -427,6 +502,13 @@ static void search_done(void *arg)
 	if (j->st.error != STORE_OK) {
 		imap_cmd_store_error(cmd, j->st.error, j->st.error_text);
 		search_free(j);
+		return;
+	}
+	if (j->thread != THREAD_NONE) {
+		imap_printf(cmd->client, "* THREAD%s%s\r\n", j->threads.len > 0 ? " " : "",
+			    buffer_cstr(&j->threads));
+		search_free(j);
+		imap_cmd_done(cmd, "OK THREAD completed");
 		return;
 	}
 	struct buffer out = BUFFER_INIT;
@@ -449,13 +531,15 @@ static bool charset_known(const char *charset)
 }
 
 static void search_start(struct imap_cmd *cmd, struct imap_search_key *root,
-			 const struct imap_sort_program *sort)
+			 const struct imap_sort_program *sort, enum thread_algorithm thread)
 {
 	struct imap_client *c = cmd->client;
 	struct search_job *j = xcalloc(1, sizeof(*j));
 	j->cmd = cmd;
 	j->root = root;
 	j->sort = sort;
+	j->thread = thread;
+	j->threads = (struct buffer)BUFFER_INIT;
 	memcpy(j->mailbox, c->view->id, STORE_ID_SIZE);
 	j->view_uids = c->view->uids;
 	j->view_count = c->view->count;
@@ -477,7 +561,21 @@ static void cmd_search(struct imap_cmd *cmd)
 		imap_cmd_done(cmd, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
 		return;
 	}
-	search_start(cmd, root, NULL);
+	search_start(cmd, root, NULL, THREAD_NONE);
+}
+
+/* SORT and THREAD: the charset argument before the search keys. */
+static bool charset_arg_ok(struct imap_cmd *cmd, const struct imap_arg *cs, const char *charset)
+{
+	if (charset != NULL || (cs->type != IMAP_ARG_ATOM && cs->type != IMAP_ARG_STRING)) {
+		imap_cmd_done(cmd, "BAD The charset comes before the search keys");
+		return false;
+	}
+	if (!charset_known(cs->str)) {
+		imap_cmd_done(cmd, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		return false;
+	}
+	return true;
 }
 
 /* SORT (criteria) charset search-key... (RFC 5256 section 3) */
@@ -496,20 +594,40 @@ static void cmd_sort(struct imap_cmd *cmd)
 		imap_cmd_donef(cmd, "BAD %s", error);
 		return;
 	}
-	const struct imap_arg *cs = &cmd->args[1];
-	if (charset != NULL || (cs->type != IMAP_ARG_ATOM && cs->type != IMAP_ARG_STRING)) {
-		imap_cmd_done(cmd, "BAD SORT takes its charset before the search keys");
+	if (charset_arg_ok(cmd, &cmd->args[1], charset))
+		search_start(cmd, root, sort, THREAD_NONE);
+}
+
+/* THREAD algorithm charset search-key... (RFC 5256 section 3) */
+static void cmd_thread(struct imap_cmd *cmd)
+{
+	const char *charset, *error;
+	struct imap_search_key *root;
+	if (cmd->args_count < 3 || cmd->args[0].type != IMAP_ARG_ATOM) {
+		imap_cmd_done(cmd, "BAD THREAD needs an algorithm, a charset and search keys");
 		return;
 	}
-	if (!charset_known(cs->str)) {
-		imap_cmd_done(cmd, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	enum thread_algorithm algorithm;
+	if (strcasecmp(cmd->args[0].str, "REFERENCES") == 0) {
+		algorithm = THREAD_REFERENCES;
+	} else if (strcasecmp(cmd->args[0].str, "ORDEREDSUBJECT") == 0) {
+		algorithm = THREAD_ORDEREDSUBJECT;
+	} else {
+		imap_cmd_done(cmd, "BAD Unknown threading algorithm");
 		return;
 	}
-	search_start(cmd, root, sort);
+	if (imap_search_parse(cmd->pool, cmd->args + 2, cmd->args_count - 2, &charset, &root,
+			      &error) < 0) {
+		imap_cmd_donef(cmd, "BAD %s", error);
+		return;
+	}
+	if (charset_arg_ok(cmd, &cmd->args[1], charset))
+		search_start(cmd, root, NULL, algorithm);
 }
 
 const struct imap_command imap_search_commands[] = {
 	{ "SEARCH", cmd_search, IMAP_CMD_SELECTED | IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE },
 	{ "SORT", cmd_sort, IMAP_CMD_SELECTED | IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE },
+	{ "THREAD", cmd_thread, IMAP_CMD_SELECTED | IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE },
 	{ NULL, NULL, 0 },
 };

@@ -228,21 +228,24 @@ static size_t leader_len(const char *s)
 }
 
 /* Removes trailing (fwd) and white space (step 2). */
-static void strip_trailers(char *s, size_t *len)
+static void strip_trailers(char *s, size_t *len, bool *reply)
 {
 	for (;;) {
-		if (*len > 0 && s[*len - 1] == ' ')
+		if (*len > 0 && s[*len - 1] == ' ') {
 			(*len)--;
-		else if (*len >= 5 && strncasecmp(s + *len - 5, "(fwd)", 5) == 0)
+		} else if (*len >= 5 && strncasecmp(s + *len - 5, "(fwd)", 5) == 0) {
 			*len -= 5;
-		else
+			*reply = true;
+		} else {
 			break;
+		}
 	}
 	s[*len] = '\0';
 }
 
-char *imap_sort_base_subject(const char *subject)
+char *imap_sort_base_subject(const char *subject, bool *reply_r)
 {
+	bool reply = false;
 	struct buffer dec = BUFFER_INIT;
 	if (subject != NULL)
 		rfc2047_decode((const unsigned char *)subject, strlen(subject), &dec);
@@ -261,9 +264,11 @@ char *imap_sort_base_subject(const char *subject)
 	buffer_free(&dec);
 	size_t start = 0;
 	for (;;) {
-		strip_trailers(s, &len);
+		strip_trailers(s, &len, &reply);
 		for (;;) { /* steps 3 to 5 */
 			size_t n = leader_len(s + start);
+			if (n > 1)
+				reply = true; /* a subj-refwd: more than one space */
 			if (n == 0) {
 				n = blob_len(s + start);
 				if (n == 0 || start + n >= len)
@@ -277,11 +282,14 @@ char *imap_sort_base_subject(const char *subject)
 			start += 5;
 			len--;
 			s[len] = '\0';
+			reply = true;
 			continue;
 		}
 		break;
 	}
 	memmove(s, s + start, len - start + 1);
+	if (reply_r != NULL)
+		*reply_r = reply;
 	return s;
 }
 
@@ -310,7 +318,7 @@ void imap_sort_msg_keys(struct imap_sort_msg *msg, const struct imap_sort_progra
 		msg->displayto = address_key(envelope, 5, true);
 	if (needs(program, IMAP_SORT_SUBJECT)) {
 		struct buffer b = BUFFER_INIT;
-		char *base = imap_sort_base_subject(subject);
+		char *base = imap_sort_base_subject(subject, NULL);
 		buffer_append_str(&b, base);
 		free(base);
 		buffer_cstr(&b);

@@ -57,7 +57,9 @@ void imap_sort(const struct imap_sort_program *program, struct imap_sort_msg *ms
 
 /* RFC 5256 section 2.1's base subject of a raw Subject: value (encoded
  * words decoded, white space collapsed, Re:/Fwd:/[blob] leaders and (fwd)
- * trailers removed, [Fwd: ...] unwrapped), not yet case-mapped; malloc'd. */
-char *imap_sort_base_subject(const char *subject);
+ * trailers removed, [Fwd: ...] unwrapped), not yet case-mapped; malloc'd.
+ * *reply_r (may be NULL) tells whether a reply or forward marker went:
+ * THREAD=REFERENCES needs to know. */
+char *imap_sort_base_subject(const char *subject, bool *reply_r);
 
 #endif

@@ -372,6 +372,39 @@ class Messages(ImapCase):
         self.assertIn(b"BADCHARSET", data[0])
 
 
+    def test_thread(self):
+        m = self.login()
+        def msg(mid, subject, date, refs=""):
+            extra = f"References: {refs}\r\n" if refs else ""
+            return (f"From: a@example.test\r\nSubject: {subject}\r\nDate: {date}\r\n"
+                    f"Message-ID: <{mid}@x>\r\n{extra}\r\nbody\r\n").encode()
+        # the reply is stored before its parent; 3 replies to 1 through a lost message
+        m.append("INBOX", None, None, msg("b", "Re: plan", "2 Jan 2020 10:00 +0000", "<a@x>"))
+        m.append("INBOX", None, None, msg("a", "plan", "1 Jan 2020 10:00 +0000"))
+        m.append("INBOX", None, None, msg("c", "Re: plan", "3 Jan 2020 10:00 +0000",
+                                          "<a@x> <lost@x>"))
+        m.append("INBOX", None, None, msg("d", "other", "4 Jan 2020 10:00 +0000"))
+        m.append("INBOX", None, None, msg("e", "Re: other", "5 Jan 2020 10:00 +0000"))
+        m.select("INBOX")
+        caps = m.capability()[1][0].split()
+        self.assertIn(b"THREAD=REFERENCES", caps)
+        self.assertIn(b"THREAD=ORDEREDSUBJECT", caps)
+        typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+        self.assertEqual((typ, data), ("OK", [b"(2 (1)(3))(4 5)"]))
+        typ, data = m.uid("THREAD", "REFERENCES", "UTF-8", "UID", "2:5")
+        self.assertEqual(data, [b"(2 3)(4 5)"])
+        typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+        self.assertEqual(data, [b"(2 (1)(3))(4 5)"])
+        typ, data = m.thread("REFERENCES", "UTF-8", "SUBJECT", "nothing-like-this")
+        self.assertEqual((typ, data), ("OK", [b""]))  # "* THREAD" and nothing
+        for bad in (("JWZ", "UTF-8", "ALL"), ("REFERENCES", "UTF-8"),
+                    ("REFERENCES", "UTF-8", "FROBNICATE")):
+            with self.assertRaises(imaplib.IMAP4.error, msg=bad):
+                m.thread(*bad)
+        typ, data = m._simple_command("THREAD", "REFERENCES", "KOI8-R", "ALL")
+        self.assertEqual(typ, "NO")
+
+
 class Notifications(ImapCase):
     def idle(self, conn):
         conn.send("i IDLE\r\n")

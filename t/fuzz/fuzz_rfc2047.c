@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)mail_date_parse((const char *)data, size, &when);
 	if (memchr(data, '\0', size) == NULL) {
 		char *subject = strndup((const char *)data, size);
-		char *base = imap_sort_base_subject(subject);
+		char *base = imap_sort_base_subject(subject, NULL);
 		if (!mutf7_utf8_is_valid(base, strlen(base)) || strlen(base) > dec.len)
 			abort();
 		free(base);

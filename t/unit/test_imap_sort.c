@@ -9,7 +9,7 @@
 
 static void base_is(const char *subject, const char *want)
 {
-	char *got = imap_sort_base_subject(subject);
+	char *got = imap_sort_base_subject(subject, NULL);
 	ck_assert_msg(strcmp(got, want) == 0, "%s -> [%s], want [%s]", subject, got, want);
 	free(got);
 }
