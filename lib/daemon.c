@@ -6,6 +6,7 @@
 #include "master_proto.h"
 #include "mem.h"
 #include "metrics.h"
+#include "store.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -319,4 +320,23 @@ int daemon_main(int argc, char **argv, const struct daemon_settings *settings)
 	log_debug("event=exit");
 	cleanup();
 	return 0;
+}
+
+void *daemon_store_thread_open(void *config)
+{
+	struct store_settings set;
+	store_settings_from_config(&set, config);
+	struct store *store;
+	const char *error;
+	if (store_open(&set, &store, &error) < 0) {
+		log_error("event=store_open_failed error=\"%s\"", error);
+		return NULL;
+	}
+	return store;
+}
+
+void daemon_store_thread_close(void *store)
+{
+	struct store *s = store;
+	store_close(&s);
 }

@@ -35,4 +35,10 @@ struct tls_server *daemon_tls_server(void);
 /* Ends the event loop soon: after a stop, connections say goodbye first. */
 void daemon_stop(void);
 
+/* workpool thread hooks for store threads: each thread opens its own store
+ * handle from the config passed as the pool's arg, after the fork (DESIGN
+ * §3); a failed open is logged and leaves the thread's context NULL. */
+void *daemon_store_thread_open(void *config);
+void daemon_store_thread_close(void *store);
+
 #endif

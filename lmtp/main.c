@@ -1,10 +1,8 @@
 /* wd-lmtp: mail delivery from the MTA (RFC 2033), started by wildduck(8). */
 #include "daemon.h"
 #include "lmtp.h"
-#include "log.h"
 #include "notify.h"
 #include "redis.h"
-#include "store.h"
 #include "workpool.h"
 
 #include <errno.h>
@@ -20,27 +18,6 @@ struct workpool *lmtp_workpool;
 struct notify *lmtp_notify;
 
 static char hostname[256];
-
-/* Each store thread opens its own handle after the fork (DESIGN §3). */
-static void *store_thread_init(void *arg)
-{
-	const struct config *config = arg;
-	struct store_settings set;
-	store_settings_from_config(&set, config);
-	struct store *store;
-	const char *error;
-	if (store_open(&set, &store, &error) < 0) {
-		log_error("event=store_open_failed error=\"%s\"", error);
-		return NULL;
-	}
-	return store;
-}
-
-static void store_thread_deinit(void *ctx)
-{
-	struct store *store = ctx;
-	store_close(&store);
-}
 
 /* The spool folders are made as root, for the service user. */
 static int spool_prepare(const struct config *config, const char **error_r)
@@ -92,8 +69,8 @@ static int lmtp_start(struct event_base *base, const struct config *config,
 	lmtp_set.hostname = hostname;
 	struct workpool_settings ws = {
 		.threads = c->store_threads,
-		.thread_init = store_thread_init,
-		.thread_deinit = store_thread_deinit,
+		.thread_init = daemon_store_thread_open,
+		.thread_deinit = daemon_store_thread_close,
 		.arg = (void *)config,
 	};
 	lmtp_workpool = workpool_create(base, &ws);

@@ -1,36 +1,14 @@
 /* wd-pop3: the POP3 service (RFC 1939), started by wildduck(8). */
 #include "auth_client.h"
 #include "daemon.h"
-#include "log.h"
 #include "notify.h"
 #include "pop3.h"
-#include "store.h"
 #include "workpool.h"
 
 struct workpool *pop3_workpool;
 struct notify *pop3_notify;
 struct auth_client *pop3_auth;
 unsigned int pop3_max_messages;
-
-static void *store_thread_init(void *arg)
-{
-	const struct config *config = arg;
-	struct store_settings set;
-	store_settings_from_config(&set, config);
-	struct store *store;
-	const char *error;
-	if (store_open(&set, &store, &error) < 0) {
-		log_error("event=store_open_failed error=\"%s\"", error);
-		return NULL;
-	}
-	return store;
-}
-
-static void store_thread_deinit(void *ctx)
-{
-	struct store *store = ctx;
-	store_close(&store);
-}
 
 static int pop3_start(struct event_base *base, const struct config *config,
 		      const char **error_r)
@@ -44,8 +22,8 @@ static int pop3_start(struct event_base *base, const struct config *config,
 	pop3_max_messages = (unsigned int)config->pop3_settings.max_messages;
 	struct workpool_settings ws = {
 		.threads = config->pop3_settings.store_threads,
-		.thread_init = store_thread_init,
-		.thread_deinit = store_thread_deinit,
+		.thread_init = daemon_store_thread_open,
+		.thread_deinit = daemon_store_thread_close,
 		.arg = (void *)config,
 	};
 	pop3_workpool = workpool_create(base, &ws);
