@@ -163,6 +163,11 @@ struct store_driver {
 	/* store_thread.h; may be NULL */
 	int (*message_thread_set)(struct store *store, const char *mailbox_id, uint32_t uid,
 				  const char *thread);
+	/* store_quota.h; may be NULL. Sets storage used to value if it is
+	 * expected (a negative stored value counts as 0); *applied_r false
+	 * if not. */
+	int (*user_storage_set)(struct store *store, const char *user_id, uint64_t expected,
+				uint64_t value, bool *applied_r);
 };
 
 struct store {

@@ -790,4 +790,5 @@ const struct store_driver store_driver_mongodb = {
 	.journal_user_since = mongo_journal_user_since,
 	.journal_user_last = mongo_journal_user_last,
 	.message_thread_set = mongo_message_thread_set,
+	.user_storage_set = mongo_user_storage_set,
 };

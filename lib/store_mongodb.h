@@ -142,6 +142,8 @@ int mongo_journal_add(struct store *store, const char *user_id, const char *mail
 		      enum store_journal_command command, uint32_t uid, uint64_t modseq,
 		      const char *message_id, const char *const *flags, unsigned int flags_count);
 int mongo_storage_add(struct store *store, const char *user_id, int64_t delta);
+int mongo_user_storage_set(struct store *store, const char *user_id, uint64_t expected,
+			   uint64_t value, bool *applied_r);
 int mongo_quota_check(struct store *store, const char *user_id, uint64_t bytes);
 /* Removes every message of a mailbox (attachments released, storage
  * returned), then its journal. */

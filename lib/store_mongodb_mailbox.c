@@ -608,6 +608,34 @@ int mongo_storage_add(struct store *store, const char *user_id, int64_t delta)
 	return ret;
 }
 
+/* A compare-and-set on storageUsed (wdctl quota recalc). */
+int mongo_user_storage_set(struct store *store, const char *user_id, uint64_t expected,
+			   uint64_t value, bool *applied_r)
+{
+	bson_oid_t oid;
+	mongo_oid(&oid, user_id);
+	bson_t *filter = expected == 0 ?
+		BCON_NEW("_id", BCON_OID(&oid), "storageUsed", "{", "$lte", BCON_INT64(0), "}") :
+		BCON_NEW("_id", BCON_OID(&oid), "storageUsed", BCON_INT64((int64_t)expected));
+	bson_t *update = BCON_NEW("$set", "{", "storageUsed", BCON_INT64((int64_t)value), "}");
+	int64_t matched = 0;
+	int ret = mongo_update(store, COL_USERS, filter, update, false, false, &matched);
+	bson_destroy(filter);
+	bson_destroy(update);
+	if (ret < 0)
+		return -1;
+	*applied_r = matched > 0;
+	if (*applied_r)
+		return 0;
+	filter = BCON_NEW("_id", BCON_OID(&oid));
+	int64_t n = 0;
+	ret = mongo_count(store, COL_USERS, filter, &n);
+	bson_destroy(filter);
+	if (ret == 0 && n == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	return ret;
+}
+
 /* Read, then add: two deliveries racing may both pass the check, as in
  * WildDuck; the storage counter itself stays exact ($inc). */
 int mongo_quota_check(struct store *store, const char *user_id, uint64_t bytes)

@@ -926,6 +926,7 @@ const struct store_driver store_driver_sqlite = {
 	.webhook_done = sqlite_webhook_done,
 	.webhook_retry = sqlite_webhook_retry,
 	.message_thread_set = sqlite_message_thread_set,
+	.user_storage_set = sqlite_user_storage_set,
 	.asp_create = sqlite_asp_create,
 	.asp_list = sqlite_asp_list,
 	.asp_delete = sqlite_asp_delete,

@@ -193,6 +193,8 @@ int sqlite_journal_add(struct store *store, const char *mailbox_id,
 		       enum store_journal_command command, uint32_t uid, uint64_t modseq,
 		       const char *message_id, const char *flags);
 int sqlite_storage_add(struct store *store, const char *user_id, int64_t delta);
+int sqlite_user_storage_set(struct store *store, const char *user_id, uint64_t expected,
+			    uint64_t value, bool *applied_r);
 /* OVER_QUOTA if adding bytes to the user's storage would pass the quota. */
 int sqlite_quota_check(struct store *store, const char *user_id, uint64_t bytes);
 

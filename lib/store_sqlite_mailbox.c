@@ -361,6 +361,34 @@ int sqlite_storage_add(struct store *store, const char *user_id, int64_t delta)
 	return sqlite_exec_stmt(store, stmt, "storage");
 }
 
+/* wdctl quota recalc: rare, so not a cached statement. */
+int sqlite_user_storage_set(struct store *store, const char *user_id, uint64_t expected,
+			    uint64_t value, bool *applied_r)
+{
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "UPDATE users SET storage_used = ?2 "
+						 "WHERE id = ?1 AND (storage_used = ?3 OR "
+						 "(?3 = 0 AND storage_used < 0))");
+	if (stmt == NULL)
+		return -1;
+	sqlite_bind_text(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, (int64_t)value);
+	sqlite3_bind_int64(stmt, 3, (int64_t)expected);
+	if (sqlite_run_once(store, stmt, "storage set") < 0)
+		return -1;
+	*applied_r = sqlite3_changes(sqlite_ctx(store)->db) > 0;
+	if (*applied_r)
+		return 0;
+	stmt = sqlite_prepare_once(store, "SELECT 1 FROM users WHERE id = ?1");
+	if (stmt == NULL)
+		return -1;
+	sqlite_bind_text(stmt, 1, user_id);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	return rc == SQLITE_ROW ? 0 : sqlite_fail(store, rc, "storage set");
+}
+
 int sqlite_quota_check(struct store *store, const char *user_id, uint64_t bytes)
 {
 	sqlite3_stmt *stmt = sqlite_stmt(store, STMT_USER_QUOTA);

@@ -218,7 +218,7 @@ static void usage(FILE *out)
 		"  reindex USER|--all   rebuild the full-text index and threads of a user\n"
 		"           (or of every user), printing progress\n"
 		"  mailbox list USER   path, special use, messages, unseen, size\n"
-		"  quota recalc USER   recount the storage used and compare\n"
+		"  quota recalc USER   recount the storage used and correct it\n"
 		"  import-maildir USER DIR   Maildir++ into the user's mailboxes (a re-run\n"
 		"           imports nothing new)\n"
 		"  export-mbox USER MAILBOX   the mailbox as mboxrd on stdout\n"

@@ -1,6 +1,6 @@
 /* wdctl's mailbox commands, run on the store directly (wdctl.c opened it and
- * dropped to the service user): "mailbox list", "quota recalc" (a recount,
- * reported), "import-maildir" (Maildir++
+ * dropped to the service user): "mailbox list", "quota recalc" (a recount
+ * that corrects the stored value), "import-maildir" (Maildir++
  * into mailboxes, byte-identical) and "export-mbox" (mboxrd to stdout).
  *
  * Re-running an import adds nothing new: a Maildir file is skipped when the
@@ -75,8 +75,8 @@ static int mailbox_list_command(struct store *store, struct pool *pool, const ch
 
 /* ---- quota recalc ---- */
 
-/* Recounts and compares; no driver call sets storage_used yet, so a
- * difference is reported (exit 1), not corrected. */
+/* Recounts, and corrects the stored value when it differs (only if no
+ * delivery moved it meanwhile: store_quota_recalc()). */
 static int quota_recalc_command(struct store *store, struct pool *pool, const char *user)
 {
 	char uid[STORE_ID_SIZE];
@@ -84,7 +84,7 @@ static int quota_recalc_command(struct store *store, struct pool *pool, const ch
 	const char *error;
 	if (user_lookup(store, pool, user, uid) < 0)
 		return 1;
-	if (store_quota_recount(store, uid, pool, &r, &error) < 0) {
+	if (store_quota_recalc(store, uid, pool, &r, &error) < 0) {
 		fprintf(stderr, "wdctl: quota recalc: %s\n", error);
 		return 1;
 	}
@@ -92,12 +92,10 @@ static int quota_recalc_command(struct store *store, struct pool *pool, const ch
 	       "quota %llu%s\n", user, (unsigned long long)r.counted, r.messages, r.mailboxes,
 	       (unsigned long long)r.used, (unsigned long long)r.quota,
 	       r.quota == 0 ? " (unlimited)" : "");
-	if (r.counted != r.used) {
-		fprintf(stderr, "wdctl: quota recalc: storage used differs from the recount by "
-			"%lld bytes (not corrected: the store has no call to set it yet)\n",
-			(long long)(r.counted - r.used));
-		return 1;
-	}
+	if (r.corrected)
+		printf("quota %s: storage used corrected from %llu to %llu (%+lld bytes)\n", user,
+		       (unsigned long long)r.previous, (unsigned long long)r.used,
+		       (long long)(r.used - r.previous));
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * the webhook queue (store_objects.c), on every driver. */
 #include "contract.h"
 
+#include "store_quota.h"
 #include "store_thread.h"
 
 #include <pthread.h>
@@ -231,6 +232,65 @@ START_TEST(forwarded_addresses)
 }
 END_TEST
 
+static uint64_t storage_used(const char *user)
+{
+	struct store_user *u;
+	CK_OK(store_user_get(env.store, user, env.pool, &u, &err));
+	return u->storage_used;
+}
+
+/* The storage counter: a compare-and-set, and a recalc that repairs it. */
+START_TEST(storage_set_and_recalc)
+{
+	char user[STORE_ID_SIZE], inbox[STORE_ID_SIZE], trash[STORE_ID_SIZE];
+	contract_user("quotafix", user);
+	contract_mailbox(user, "INBOX", inbox);
+	contract_mailbox(user, "Trash", trash);
+	contract_append(env.store, inbox, 1000, "", NULL, 0);
+	contract_append(env.store, inbox, 234, "", NULL, 0);
+	contract_append(env.store, trash, 66, "", NULL, 0);
+	ck_assert_uint_eq(storage_used(user), 1300);
+
+	/* compare-and-set: only from the expected value */
+	bool applied = true;
+	CK_OK(store_user_storage_set(env.store, user, 999, 5, &applied, &err));
+	ck_assert(!applied);
+	ck_assert_uint_eq(storage_used(user), 1300);
+	CK_OK(store_user_storage_set(env.store, user, 1300, 77, &applied, &err));
+	ck_assert(applied);
+	ck_assert_uint_eq(storage_used(user), 77);
+	CK_FAIL(env.store, store_user_storage_set(env.store, NOBODY, 0, 1, &applied, &err),
+		STORE_ERR_NOT_FOUND);
+	CK_FAIL(env.store, store_user_storage_set(env.store, "../x", 0, 1, &applied, &err),
+		STORE_ERR_NOT_FOUND);
+
+	/* recalc puts the recount back, and later appends count from there */
+	struct store_quota_recount r;
+	CK_OK(store_quota_recalc(env.store, user, env.pool, &r, &err));
+	ck_assert(r.corrected);
+	ck_assert_uint_eq(r.previous, 77);
+	ck_assert_uint_eq(r.counted, 1300);
+	ck_assert_uint_eq(r.used, 1300);
+	ck_assert_uint_eq(r.messages, 3);
+	ck_assert_uint_eq(storage_used(user), 1300);
+	contract_append(env.store, inbox, 100, "", NULL, 0);
+	ck_assert_uint_eq(storage_used(user), 1400);
+	CK_OK(store_quota_recalc(env.store, user, env.pool, &r, &err));
+	ck_assert(!r.corrected);
+	ck_assert_uint_eq(r.used, 1400);
+
+	/* too high is repaired as well as too low */
+	CK_OK(store_user_storage_set(env.store, user, 1400, 1u << 30, &applied, &err));
+	ck_assert(applied);
+	CK_OK(store_quota_recalc(env.store, user, env.pool, &r, &err));
+	ck_assert(r.corrected);
+	ck_assert_uint_eq(r.previous, 1u << 30);
+	ck_assert_uint_eq(storage_used(user), 1400);
+	CK_FAIL(env.store, store_quota_recalc(env.store, NOBODY, env.pool, &r, &err),
+		STORE_ERR_NOT_FOUND);
+}
+END_TEST
+
 #define RACERS 4
 #define RACE_ROUNDS 10
 
@@ -442,6 +502,7 @@ Suite *suite_objects(void)
 	tcase_add_test(tc, objects_crud);
 	tcase_add_test(tc, objects_unique_race);
 	tcase_add_test(tc, forwarded_addresses);
+	tcase_add_test(tc, storage_set_and_recalc);
 	tcase_add_test(tc, webhook_queue);
 	tcase_add_test(tc, webhook_claim_race);
 	tcase_set_timeout(tc, 60);

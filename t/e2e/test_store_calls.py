@@ -1,11 +1,15 @@
-"""The API's objects on a MongoDB store (the FerretDB test server): webhooks
-(registered, fired for a new user and for an LMTP filter, retried after a
-failing call, deleted), DKIM keys (a domain's key replaced by the next one)
-and TLS certificates over HTTP, as on SQLite in test_api.py.
+"""Store calls end to end.
 
-Skipped without build/ferretdb-test (make mongo-test-server)."""
+MongoObjects: the API's objects on a MongoDB store (the FerretDB test
+server): webhooks (registered, fired for a new user and for an LMTP filter,
+retried after a failing call, deleted), DKIM keys (a domain's key replaced
+by the next one) and TLS certificates over HTTP, as on SQLite in
+test_api.py. Skipped without build/ferretdb-test (make mongo-test-server).
+
+QuotaRecalc: `wdctl quota recalc` puts a wrong storage counter right."""
 import os
 import smtplib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +17,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import ROOT, Suite  # noqa: E402
+from harness import ROOT, WDCTL, Suite  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
 import server as mongo_server  # noqa: E402
@@ -144,6 +148,69 @@ class MongoObjects(unittest.TestCase):
         self.assertEqual((st, r["id"]), (200, cid))
         self.assertEqual(self.api.delete(f"/certs/{cid}")[0], 200)
         self.assertEqual(self.api.delete(f"/certs/{cid}")[0], 404)
+
+
+class QuotaRecalc(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
+                          auth__bcrypt_cost=4).start()
+        cls.api = test_api.Api(*cls.suite.address("api"), cls.suite.api_token)
+        cls.db = os.path.join(cls.suite.dir, "data", "wildduck.db")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.suite.close()
+
+    def wdctl(self, *args):
+        return subprocess.run([WDCTL, "-c", self.suite.config_path, *args],
+                              capture_output=True, text=True, timeout=120)
+
+    def storage(self, value=None):
+        """The stored counter of user "recalc" (set to value first if given)."""
+        con = sqlite3.connect(self.db, timeout=30)
+        try:
+            with con:
+                if value is not None:
+                    con.execute("UPDATE users SET storage_used = ? WHERE username = 'recalc'",
+                                (value,))
+            return con.execute("SELECT storage_used FROM users "
+                               "WHERE username = 'recalc'").fetchone()[0]
+        finally:
+            con.close()
+
+    def test_recalc_fixes_counter(self):
+        st, r = self.api.post("/users", {"username": "recalc", "password": "secret pw",
+                                         "address": "recalc@example.test"})
+        self.assertEqual(st, 200, r)
+        uid = r["id"]
+        mailboxes = {m["path"]: m["id"] for m in self.api.get(f"/users/{uid}/mailboxes")[1]
+                     ["results"]}
+        total = 0
+        for i, box in enumerate(("INBOX", "INBOX", "Archive")):
+            raw = test_api.simple_message(f"Recalc {i}", body="x" * (100 * (i + 1)) + "\r\n",
+                                          to="recalc@example.test")
+            total += len(raw)
+            st, r = self.api.request("POST", f"/users/{uid}/mailboxes/{mailboxes[box]}/messages",
+                                     raw, headers={"Content-Type": "message/rfc822"})
+            self.assertEqual(st, 200, r)
+        self.assertEqual(self.storage(), total)
+        line = (f"quota recalc: {total} bytes in 3 messages in 6 mailboxes, "
+                f"storage used {total}, quota 0 (unlimited)")
+        r = self.wdctl("quota", "recalc", "recalc")
+        self.assertEqual((r.returncode, r.stdout), (0, line + "\n"), r.stderr)
+        # too low (a lost increment), then too high: both put right
+        for wrong in (7, total * 1000):
+            self.assertEqual(self.storage(wrong), wrong)
+            r = self.wdctl("quota", "recalc", "recalc")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, f"{line}\nquota recalc: storage used corrected from "
+                             f"{wrong} to {total} ({total - wrong:+d} bytes)\n")
+            self.assertEqual(self.storage(), total)
+            st, r = self.api.get(f"/users/{uid}")
+            self.assertEqual((st, r["quota"]["used"]), (200, total), r)
+        r = self.wdctl("quota", "recalc", "nobody-here")
+        self.assertEqual(r.returncode, 1)
 
 
 if __name__ == "__main__":
