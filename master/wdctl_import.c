@@ -13,6 +13,7 @@
 #include "wdctl_import.h"
 
 #include "buffer.h"
+#include "mbox.h"
 #include "mem.h"
 #include "message.h"
 #include "mime.h"
@@ -481,88 +482,10 @@ static int import_command(struct store *store, struct pool *pool, const char *us
 
 /* ---- export-mbox ---- */
 
-struct export_item {
-	char id[STORE_ID_SIZE];
-	int64_t idate;
-};
-
-struct export_list {
-	struct export_item *items;
-	size_t count;
-};
-
-static int export_cb(const struct store_message *msg, void *context)
+static int stdout_write(const unsigned char *data, size_t len, void *context)
 {
-	struct export_list *l = context;
-	l->items = xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
-	memcpy(l->items[l->count].id, msg->id, STORE_ID_SIZE);
-	l->items[l->count].idate = msg->idate;
-	l->count++;
-	return 0;
-}
-
-/* The envelope sender for the From_ line: Return-Path, else the address in
- * From:, else MAILER-DAEMON; never with spaces. */
-static void from_sender(struct pool *pool, const unsigned char *raw, size_t len, char *out,
-			size_t outlen)
-{
-	struct mime_message *mime;
-	(void)mime_parse(raw, len, &mime);
-	const struct mime_part *root = mime->root;
-	size_t hlen = root->header_end - root->header_start;
-	const char *v = mime_header_get(pool, root->header, hlen, "return-path");
-	if (v == NULL || strchr(v, '@') == NULL)
-		v = mime_header_get(pool, root->header, hlen, "from");
-	mime_message_free(&mime);
-	snprintf(out, outlen, "MAILER-DAEMON");
-	if (v == NULL)
-		return;
-	const char *start = strrchr(v, '<'), *end;
-	if (start != NULL && (end = strchr(start, '>')) != NULL) {
-		start++;
-	} else {
-		const char *at = strchr(v, '@');
-		if (at == NULL)
-			return;
-		start = at;
-		while (start > v && start[-1] != ' ' && start[-1] != '\t' && start[-1] != ',')
-			start--;
-		end = at + strcspn(at, " \t,>");
-	}
-	size_t n = (size_t)(end - start);
-	if (n == 0 || n >= outlen || memchr(start, ' ', n) != NULL)
-		return;
-	memcpy(out, start, n);
-	out[n] = '\0';
-}
-
-/* Writes one message in mboxrd form: From_ line, lines with LF endings,
- * ">" added to every line matching ^>*From , and a blank line after. */
-static void mboxrd_write(FILE *out, const char *sender, int64_t idate,
-			 const unsigned char *raw, size_t len)
-{
-	time_t t = (time_t)idate;
-	struct tm tm;
-	char date[64];
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-	fprintf(out, "From %s %s\n", sender, date);
-	size_t pos = 0;
-	while (pos < len) {
-		const unsigned char *nl = memchr(raw + pos, '\n', len - pos);
-		size_t end = nl != NULL ? (size_t)(nl - raw) : len, line_end = end;
-		if (line_end > pos && raw[line_end - 1] == '\r')
-			line_end--;
-		size_t q = pos;
-		while (q < line_end && raw[q] == '>')
-			q++;
-		if (line_end - q >= 5 && memcmp(raw + q, "From ", 5) == 0)
-			fputc('>', out);
-		fwrite(raw + pos, 1, line_end - pos, out);
-		fputc('\n', out);
-		pos = nl != NULL ? end + 1 : len;
-	}
-	fputc('\n', out);
+	(void)context;
+	return fwrite(data, 1, len, stdout) == len ? 0 : -1;
 }
 
 static int export_command(struct store *store, struct pool *pool, const char *user,
@@ -578,36 +501,18 @@ static int export_command(struct store *store, struct pool *pool, const char *us
 		fprintf(stderr, "wdctl: export-mbox: mailbox %s: %s\n", path, error);
 		return 1;
 	}
-	struct export_list list = { 0 };
-	if (store_message_list(store, mb->id, NULL, 0, export_cb, &list, &error) < 0) {
-		fprintf(stderr, "wdctl: export-mbox: %s\n", error);
-		free(list.items);
-		return 1;
-	}
+	size_t count;
 	int ret = 0;
-	struct buffer raw = BUFFER_INIT;
-	for (size_t i = 0; i < list.count; i++) {
-		buffer_truncate(&raw, 0);
-		if (message_rebuild(store, list.items[i].id, &raw, &error) < 0) {
-			fprintf(stderr, "wdctl: export-mbox: message %s: %s\n", list.items[i].id,
-				error);
-			ret = 1;
-			break;
-		}
-		struct pool *mp = pool_create(1024);
-		char sender[256];
-		from_sender(mp, raw.data, raw.len, sender, sizeof(sender));
-		pool_destroy(&mp);
-		mboxrd_write(stdout, sender, list.items[i].idate, raw.data, raw.len);
+	if (mbox_export_mailbox(store, mb->id, stdout_write, NULL, &count, &error) < 0) {
+		fprintf(stderr, "wdctl: export-mbox: %s\n", error);
+		ret = 1;
 	}
-	buffer_free(&raw);
-	free(list.items);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "wdctl: export-mbox: write failed: %s\n", strerror(errno));
 		ret = 1;
 	}
 	if (ret == 0)
-		fprintf(stderr, "export-mbox %s %s: %zu messages\n", user, path, list.count);
+		fprintf(stderr, "export-mbox %s %s: %zu messages\n", user, path, count);
 	return ret;
 }
 
