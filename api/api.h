@@ -79,6 +79,7 @@ extern const struct api_route api_routes_account[];
 extern const struct api_route api_routes_extra[];
 extern const struct api_route api_routes_webhooks[];
 extern const struct api_route api_routes_keys[];
+extern const struct api_route api_routes_settings[];
 /* All tables, NULL-terminated (the router and `wd-api --routes`). */
 extern const struct api_route *const api_route_tables[];
 

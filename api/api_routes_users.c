@@ -3,6 +3,7 @@
 
 #include "password.h"
 #include "pool.h"
+#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,10 @@ static void user_create(struct store *store, struct api_req *r)
 	char *hash = password != NULL && password[0] != '\0' ? hash_password(password) : NULL;
 	u.password_hash = hash;
 	u.address = api_json_str(r->body, "address");
-	u.quota = (uint64_t)api_json_int(r->body, "quota", 0);
+	/* without a quota of its own: the runtime default (/settings) */
+	u.quota = api_json_has(r->body, "quota") ?
+		  (uint64_t)api_json_int(r->body, "quota", 0) :
+		  (uint64_t)settings_get_int(store, "const:max:storage", 0);
 	u.disabled = api_json_bool(r->body, "disabled", false);
 	u.suspended = api_json_bool(r->body, "suspended", false);
 	string_list(pool, json_object_get(r->body, "tags"), &u.tags, &u.tags_count);

@@ -3,12 +3,20 @@
  * reads it). */
 #include "api.h"
 #include "daemon.h"
+#include "settings.h"
 
 #include <string.h>
 
+static int api_start(struct event_base *base, const struct config *config,
+		     const char **error_r)
+{
+	settings_configure(config);
+	return api_server_start(base, config, error_r);
+}
+
 static const struct daemon_settings api_daemon = {
 	.name = "api",
-	.start = api_server_start,
+	.start = api_start,
 	.deinit = api_server_stop,
 };
 

@@ -60,6 +60,7 @@ struct config {
 	int restart_delay_min;   /* ms */
 	int restart_delay_max;   /* ms */
 	int worker_timeout;      /* ms without a status report before a worker is killed */
+	int settings_cache;      /* ms a worker keeps /settings values and audits it read */
 	struct {
 		char *driver;
 		char *sqlite_path;

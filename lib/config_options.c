@@ -66,6 +66,9 @@ const struct config_option config_options[] = {
 	  "Longest delay between restarts of a crash-looping worker." },
 	{ "worker_timeout", CFG_DURATION, OFF(worker_timeout), "30s", 1000, 3600000, NULL,
 	  "A worker that sends no status report for this long is killed and restarted." },
+	{ "settings_cache", CFG_DURATION, OFF(settings_cache), "10s", 0, 3600000, NULL,
+	  "Workers keep the runtime settings (API /settings) and the list of audits (API "
+	  "/audit) they read for this long: a change takes effect within this time." },
 	{ "store.driver", CFG_ENUM, OFF(store.driver), "sqlite", 0, 0, store_drivers,
 	  "Store driver: sqlite (embedded, one host) or mongodb (shared by any number of "
 	  "instances)." },

@@ -18,6 +18,8 @@ struct workpool;
 
 struct lmtp_settings {
 	uint64_t max_message_size;
+	/* the defaults of const:max:rcpt_to, const:max:forwards and
+	 * const:autoreply:interval (lib/settings.h), which store jobs read */
 	unsigned int max_recipients;
 	bool over_quota_permanent;
 	const char *spam_headers;
@@ -28,6 +30,10 @@ struct lmtp_settings {
 	bool redis_counters;		/* lmtp_redis is set: store jobs gate through it */
 	const char *redis_prefix;	/* key prefix of the Redis counters */
 };
+
+/* The most recipients a transaction may have whatever const:max:rcpt_to
+ * says (the highest value of lmtp.max_recipients). */
+#define LMTP_RECIPIENTS_CAP 100000
 
 extern struct lmtp_settings lmtp_set;
 struct notify;
@@ -60,6 +66,7 @@ struct lmtp_rcpt_job {
 	void *session;
 	struct pool *pool;
 	const char *address;		/* normalised */
+	unsigned int accepted;		/* recipients accepted so far */
 	/* results */
 	struct lmtp_reply reply;
 	char user[STORE_ID_SIZE];

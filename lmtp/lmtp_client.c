@@ -207,7 +207,9 @@ static void cmd_rcpt(struct lmtp_session *s, const char *args)
 		reply(s, 553, "5.6.7 Non-ASCII address without SMTPUTF8");
 		return;
 	}
-	if (s->rcpts_count >= lmtp_set.max_recipients) {
+	/* the store job checks the runtime limit (const:max:rcpt_to); this
+	 * only bounds the session's memory at the limit's highest value */
+	if (s->rcpts_count >= LMTP_RECIPIENTS_CAP) {
 		reply(s, 452, "4.5.3 Too many recipients");
 		return;
 	}
@@ -222,6 +224,7 @@ static void cmd_rcpt(struct lmtp_session *s, const char *args)
 	job->session = s;
 	job->pool = pool;
 	job->address = norm;
+	job->accepted = s->rcpts_count;
 	s->busy = true;
 	workpool_submit(lmtp_workpool, lmtp_rcpt_job_run, rcpt_done, job);
 }

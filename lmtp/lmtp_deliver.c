@@ -16,6 +16,7 @@
 #include "message.h"
 #include "mime.h"
 #include "pool.h"
+#include "settings.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,11 @@ void lmtp_rcpt_job_run(void *thread_ctx, void *arg)
 	const char *error;
 	if (store == NULL) {
 		set_reply(job->pool, &job->reply, 451, "4.3.0 Store unavailable");
+		return;
+	}
+	if (job->accepted >= (unsigned long long)settings_get_int(store, "const:max:rcpt_to",
+								 lmtp_set.max_recipients)) {
+		set_reply(job->pool, &job->reply, 452, "4.5.3 Too many recipients");
 		return;
 	}
 	if (store_address_resolve(store, job->address, job->pool, &res, &error) < 0) {
@@ -269,6 +275,13 @@ static int forward_to(struct store *store, struct pool *pool, struct lmtp_data_j
 	return 0;
 }
 
+/* The daily forward limit of users without their own (/settings). */
+static unsigned int forwards_per_day(struct store *store)
+{
+	return (unsigned int)settings_get_int(store, "const:max:forwards",
+					      lmtp_set.forwards_per_day);
+}
+
 static void forward(struct store *store, struct pool *pool, struct lmtp_data_job *job,
 		    const struct message_prepared *prepared, const struct lmtp_rcpt *rcpt,
 		    const struct store_user *user, const struct filter_actions *actions,
@@ -290,7 +303,7 @@ static void forward(struct store *store, struct pool *pool, struct lmtp_data_job
 	for (unsigned int i = 0; i < actions->forward_count; i++)
 		all[n++] = actions->forward[i];
 	unsigned int limit = user->limits.forwards_per_day > 0 ? user->limits.forwards_per_day :
-			     lmtp_set.forwards_per_day;
+			     forwards_per_day(store);
 	(void)forward_to(store, pool, job, prepared, fm, rcpt->user, me, all, n, limit);
 }
 
@@ -313,7 +326,7 @@ static void deliver_forwarded(struct store *store, struct pool *pool, struct lmt
 		return;
 	}
 	if (forward_to(store, pool, job, prepared, fm, rcpt->matched, rcpt->matched, targets,
-		       count, lmtp_set.forwards_per_day) < 0) {
+		       count, forwards_per_day(store)) < 0) {
 		set_reply(job->pool, r, 554, "5.4.6 <%s> Forwarding loop detected", rcpt->address);
 		return;
 	}
@@ -342,8 +355,10 @@ static void autoreply(struct store *store, struct pool *pool, struct lmtp_data_j
 	/* once per sender per interval: Redis decides after this job (see
 	 * lmtp_gate.c), else the store's counter now */
 	const char *key = pool_printf(pool, "autoreply:%s:%s", rcpt->user, job->mail_from);
+	int64_t interval = settings_get_int(store, "const:autoreply:interval",
+					    lmtp_set.autoreply_interval * 1000) / 1000;
 	if (!lmtp_set.redis_counters &&
-	    lmtp_gate_store_check(store, LMTP_GATE_ONCE, key, lmtp_set.autoreply_interval, 1) < 0)
+	    lmtp_gate_store_check(store, LMTP_GATE_ONCE, key, interval, 1) < 0)
 		return;
 	const char *me = user->address != NULL ? user->address : rcpt->matched;
 	struct buffer msg = BUFFER_INIT;
@@ -352,7 +367,7 @@ static void autoreply(struct store *store, struct pool *pool, struct lmtp_data_j
 	if (lmtp_set.redis_counters) {
 		size_t len;
 		unsigned char *data = (unsigned char *)buffer_steal(&msg, &len);
-		lmtp_gate_add(job, LMTP_GATE_ONCE, rcpt->user, key, lmtp_set.autoreply_interval, 1,
+		lmtp_gate_add(job, LMTP_GATE_ONCE, rcpt->user, key, interval, 1,
 			      "", rcpts, 1, NULL, data, len);
 		return;
 	}

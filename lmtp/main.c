@@ -3,6 +3,7 @@
 #include "lmtp.h"
 #include "notify.h"
 #include "redis.h"
+#include "settings.h"
 #include "workpool.h"
 
 #include <errno.h>
@@ -67,6 +68,7 @@ static int lmtp_start(struct event_base *base, const struct config *config,
 	else if (gethostname(hostname, sizeof(hostname) - 1) < 0 || hostname[0] == '\0')
 		snprintf(hostname, sizeof(hostname), "localhost");
 	lmtp_set.hostname = hostname;
+	settings_configure(config);
 	struct workpool_settings ws = {
 		.threads = c->store_threads,
 		.thread_init = daemon_store_thread_open,
