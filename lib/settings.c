@@ -171,11 +171,16 @@ long long settings_get_int(struct store *store, const char *key, long long def)
 	pthread_mutex_unlock(&cache.lock);
 	struct cached *items;
 	unsigned int count;
-	if (!fresh && store != NULL && load(store, &items, &count) == 0) {
+	if (!fresh && store != NULL) {
+		/* a store that fails keeps the old values until the next try,
+		 * one cache lifetime later (not one warning per call) */
+		int ret = load(store, &items, &count);
 		pthread_mutex_lock(&cache.lock);
-		items_free(cache.items, cache.count);
-		cache.items = items;
-		cache.count = count;
+		if (ret == 0) {
+			items_free(cache.items, cache.count);
+			cache.items = items;
+			cache.count = count;
+		}
 		cache.loaded_at = now;
 		pthread_mutex_unlock(&cache.lock);
 	}
