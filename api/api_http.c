@@ -34,7 +34,7 @@
 const struct api_route *const api_route_tables[] = {
 	api_routes_users, api_routes_mailboxes, api_routes_messages, api_routes_account,
 	api_routes_extra, api_routes_webhooks, api_routes_keys, api_routes_settings,
-	NULL,
+	api_routes_audit, NULL,
 };
 
 static struct {

@@ -11,6 +11,7 @@
 #include "lmtp.h"
 
 #include "address.h"
+#include "audit.h"
 #include "filter.h"
 #include "log.h"
 #include "message.h"
@@ -378,6 +379,31 @@ static void autoreply(struct store *store, struct pool *pool, struct lmtp_data_j
 	buffer_free(&msg);
 }
 
+/* Active audits of the recipient get their own copy, with the fields the
+ * user's copy got; a failure is logged and changes no reply. */
+static void audit_copy(struct store *store, struct pool *pool, const struct lmtp_data_job *job,
+		       const struct lmtp_rcpt *rcpt, const struct message_prepared *prepared)
+{
+	char inboxes[AUDIT_MAX_TARGETS][STORE_ID_SIZE];
+	unsigned int count = audit_targets(store, rcpt->user, (int64_t)time(NULL), inboxes);
+	if (count == 0)
+		return;
+	const char *fields = pool_printf(pool, "Delivered-To: %s\r\nReturn-Path: <%s>\r\n",
+					 rcpt->address, job->mail_from);
+	struct message_append_opts opts = { 0 };
+	for (unsigned int i = 0; i < count; i++) {
+		struct store_append_result res;
+		const char *error;
+		if (store_message_append_prepared(store, inboxes[i], prepared,
+						  (const unsigned char *)fields, strlen(fields),
+						  &opts, &res, &error) < 0)
+			log_error("event=audit_copy_failed user=%s mailbox=%s error=\"%s\"",
+				  rcpt->user, inboxes[i], error);
+		else
+			log_info("event=audit_copy user=%s message=%s", rcpt->user, res.id);
+	}
+}
+
 static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned int i,
 			const struct message_prepared *prepared, struct filter_message *fm)
 {
@@ -450,6 +476,7 @@ static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned
 			  res.id, spam && actions.mailbox == NULL ? " (Junk)" : "");
 	}
 	/* what follows never changes the reply: the message is stored */
+	audit_copy(store, pool, job, rcpt, prepared);
 	queue_webhooks(store, job, rcpt, &actions, fm, message_id);
 	forward(store, pool, job, prepared, rcpt, user, &actions, fm);
 	if (!spam)
