@@ -113,6 +113,8 @@ struct config {
 		char *index_path;		/* relative to data_dir */
 		int batch_size;			/* journal entries per transaction */
 		int poll_interval;		/* ms between sweeps over all users */
+		int shards;			/* with Redis: users split into this many locks */
+		int lock_ttl;			/* ms a shard lock lives unrenewed */
 	} indexer_settings;
 	struct config_service auth;
 	/* wd-auth's settings (auth.*, next to the auth service's own options) */

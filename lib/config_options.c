@@ -215,6 +215,15 @@ const struct config_option config_options[] = {
 	{ "indexer.poll_interval", CFG_DURATION, OFF(indexer_settings.poll_interval), "10s",
 	  100, 3600000, NULL, "Time between sweeps over every user's journal; change beacons "
 	  "wake the indexer at once for the user that changed." },
+	{ "indexer.shards", CFG_INT, OFF(indexer_settings.shards), "64", 1, 4096, NULL,
+	  "With Redis configured: users are split into this many shards (by a hash of the "
+	  "user id) and each indexer process indexes only the users of the shards whose Redis "
+	  "lock it holds, the shards balanced across live processes; the same on every "
+	  "instance." },
+	{ "indexer.lock_ttl", CFG_DURATION, OFF(indexer_settings.lock_ttl), "15s", 300, 600000,
+	  NULL, "With Redis: life of a shard lock, renewed every third of it; a dead indexer's "
+	  "shards go to the others after about this long, and an indexer that cannot renew "
+	  "stops indexing them before then." },
 	{ "gelf.address", CFG_STRING, OFF(gelf.address), "\"\"", 0, 0, NULL,
 	  "HOST:PORT of a Graylog GELF UDP input that receives every log line of every "
 	  "process as well; empty: off." },
