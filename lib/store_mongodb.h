@@ -26,6 +26,10 @@ enum mongo_col {
 	COL_WEBHOOKQUEUE,
 	COL_ASPS,
 	COL_AUTHLOG,
+	/* counters (uidvalidity) and "setting" objects: every document
+	 * needs a distinct {kind, ukey} (the objects' unique index; FerretDB
+	 * has no partial index to leave the others out), so a counter
+	 * upsert sets kind "#counter" and ukey its name with $setOnInsert */
 	COL_SETTINGS,
 	COL_TOTPUSED,
 	COL_ACCESSTOKENS,
@@ -46,6 +50,7 @@ struct mongo_store {
 	mongoc_database_t *att_db;	/* the attachments bucket's database */
 	mongoc_collection_t *cols[COL_COUNT];
 	int compress_level;
+	bool queue_converted;	/* older webhook queue entries renumbered */
 };
 
 /* Collection names by enum mongo_col (store_mongodb.c). */

@@ -17,9 +17,12 @@
  * Queue: { _id: int64 (a counter, since the interface's ids are
  * integers), user, url, event, payload, created, attempts, nextTry: unix
  * seconds }. A claim takes one due call per findAndModify that moves its
- * nextTry past the lease, so two senders never get the same call. */
+ * nextTry past the lease, so two senders never get the same call. Entries
+ * queued before (ObjectId ids, no nextTry, never sent: the driver had no
+ * sender calls) are renumbered by the first claim of a handle. */
 #include "store_mongodb.h"
 
+#include "log.h"
 #include "pool.h"
 
 #include <stdio.h>
@@ -271,10 +274,65 @@ static int claim_one(struct store *store, int64_t now, int64_t lease_until, bson
 	return ret;
 }
 
+/* Takes each entry of the older form off the queue (findAndModify remove,
+ * so two senders never both take one) and queues it again as a new entry;
+ * a crash between the two loses that one call. */
+static int queue_convert(struct store *store)
+{
+	bson_t *query = BCON_NEW("nextTry", "{", "$exists", BCON_BOOL(false), "}");
+	int ret = 0, converted = 0;
+	for (;;) {
+		bson_t reply;
+		bson_error_t error;
+		if (!mongoc_collection_find_and_modify(mongo_col(store, COL_WEBHOOKQUEUE), query,
+						       NULL, NULL, NULL, true, false, false,
+						       &reply, &error)) {
+			bson_destroy(&reply);
+			ret = mongo_fail(store, &error, "webhook queue convert");
+			break;
+		}
+		bson_iter_t it;
+		if (!bson_iter_init_find(&it, &reply, "value") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			bson_destroy(&reply);
+			break;
+		}
+		uint32_t len;
+		const uint8_t *data;
+		bson_iter_document(&it, &len, &data);
+		bson_t old;
+		struct pool *pool = pool_create(1024);
+		const char *url = NULL, *event = NULL, *payload = NULL;
+		char user[STORE_ID_SIZE] = "";
+		if (bson_init_static(&old, data, len)) {
+			url = mongo_str(pool, &old, "url");
+			event = mongo_str(pool, &old, "event");
+			payload = mongo_str(pool, &old, "payload");
+			mongo_id(&old, "user", user);
+		}
+		bson_destroy(&reply);
+		if (url != NULL && event != NULL)
+			ret = mongo_webhook_enqueue(store, user[0] != '\0' ? user : NULL, url,
+						    event, payload);
+		pool_destroy(&pool);
+		if (ret < 0)
+			break;
+		converted++;
+	}
+	bson_destroy(query);
+	if (converted > 0)
+		log_info("event=webhook_queue_converted entries=%d", converted);
+	return ret;
+}
+
 int mongo_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 			unsigned int limit, struct pool *pool,
 			struct store_webhook_call **calls_r, unsigned int *count_r)
 {
+	if (!mongo_ctx(store)->queue_converted) {
+		if (queue_convert(store) < 0)
+			return -1;
+		mongo_ctx(store)->queue_converted = true;
+	}
 	struct store_webhook_call *calls = pool_alloc(pool, limit * sizeof(*calls));
 	unsigned int count = 0;
 	while (count < limit) {

@@ -5,7 +5,9 @@
 #include "store_quota.h"
 #include "store_thread.h"
 
+#include <mongoc/mongoc.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -426,6 +428,59 @@ START_TEST(webhook_queue)
 }
 END_TEST
 
+/* MongoDB only: entries queued before the queue had int64 ids and a
+ * nextTry (ObjectId ids) are renumbered and sent, not left behind. */
+START_TEST(webhook_queue_older_entries)
+{
+	if (contract_is_sqlite())
+		return;
+	char a[STORE_ID_SIZE];
+	contract_user("hookold", a);
+	mongoc_init();
+	mongoc_client_t *client = mongoc_client_new(getenv("WD_TEST_MONGODB_URI"));
+	ck_assert_ptr_nonnull(client);
+	mongoc_collection_t *col = mongoc_client_get_collection(client, env.database,
+								 "webhookqueue");
+	bson_oid_t id, user;
+	bson_oid_init_from_string(&user, a);
+	for (int i = 0; i < 2; i++) {
+		bson_oid_init(&id, NULL);
+		bson_t *doc = BCON_NEW("_id", BCON_OID(&id), "user", BCON_OID(&user),
+				       "url", BCON_UTF8(i == 0 ? "http://h.test/old0" :
+							"http://h.test/old1"),
+				       "event", BCON_UTF8("old"), "payload", BCON_UTF8("{}"),
+				       "created", BCON_DATE_TIME(1700000000000LL));
+		bson_error_t error;
+		ck_assert_msg(mongoc_collection_insert_one(col, doc, NULL, NULL, &error), "%s",
+			      error.message);
+		bson_destroy(doc);
+	}
+	CK_OK(store_webhook_enqueue(env.store, a, "http://h.test/new", "new", "{}", &err));
+	struct store_webhook_call *calls;
+	unsigned int n;
+	CK_OK(store_webhook_claim(env.store, 1000, 60, 10, env.pool, &calls, &n, &err));
+	ck_assert_uint_eq(n, 3);
+	unsigned int old = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		if (strcmp(calls[i].event, "old") == 0) {
+			old++;
+			ck_assert_str_eq(calls[i].user, a);
+			ck_assert_str_eq(calls[i].payload, "{}");
+		}
+		CK_OK(store_webhook_done(env.store, calls[i].id, &err));
+	}
+	ck_assert_uint_eq(old, 2);
+	CK_OK(store_webhook_claim(env.store, 99999, 60, 10, env.pool, &calls, &n, &err));
+	ck_assert_uint_eq(n, 0);
+	bson_t empty = BSON_INITIALIZER;
+	bson_error_t error;
+	ck_assert_int_eq(mongoc_collection_count_documents(col, &empty, NULL, NULL, NULL, &error),
+			 0);
+	mongoc_collection_destroy(col);
+	mongoc_client_destroy(client);
+}
+END_TEST
+
 #define QUEUED 40
 
 struct claimer {
@@ -505,6 +560,7 @@ Suite *suite_objects(void)
 	tcase_add_test(tc, storage_set_and_recalc);
 	tcase_add_test(tc, webhook_queue);
 	tcase_add_test(tc, webhook_claim_race);
+	tcase_add_test(tc, webhook_queue_older_entries);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
