@@ -296,7 +296,7 @@ static void write_internaldate(struct buffer *out, int64_t t)
 /* A body section: small ones inline, large ones announced as a literal
  * whose bytes the following batches stream (j->stream). Returns 1 when
  * streaming started. */
-static int write_section(struct fetch_job *j, struct fetch_body *body, unsigned int msg,
+static int write_section(struct fetch_job *j, struct message_body *body, unsigned int msg,
 			 unsigned int item, const char **error_r)
 {
 	const struct fetch_item *it = &j->items[item];
@@ -307,7 +307,7 @@ static int write_section(struct fetch_job *j, struct fetch_body *body, unsigned 
 	struct buffer hdr = BUFFER_INIT;
 	if (it->kind == S_FIELDS || it->kind == S_FIELDS_NOT) {
 		struct buffer raw = BUFFER_INIT;
-		int ret = len > 0 ? fetch_body_range(body, start, len, &raw, error_r) : 0;
+		int ret = len > 0 ? message_body_range(body, start, len, &raw, error_r) : 0;
 		if (ret == 0)
 			fetch_header_filter(it->fields, it->fields_count, it->kind == S_FIELDS_NOT, &raw, &hdr);
 		buffer_free(&raw);
@@ -327,7 +327,7 @@ static int write_section(struct fetch_job *j, struct fetch_body *body, unsigned 
 		return 0;
 	}
 	if (len <= FETCH_STREAM_CHUNK)
-		return fetch_body_range(body, start + off, len, out, error_r);
+		return message_body_range(body, start + off, len, out, error_r);
 	j->stream.active = true;
 	j->stream.msg = msg;
 	j->stream.next_item = item + 1;
@@ -336,7 +336,7 @@ static int write_section(struct fetch_job *j, struct fetch_body *body, unsigned 
 	return 1;
 }
 
-static int write_item(struct fetch_job *j, struct fetch_body *body, unsigned int msg,
+static int write_item(struct fetch_job *j, struct message_body *body, unsigned int msg,
 		      unsigned int item, const char **error_r)
 {
 	const struct fetch_item *it = &j->items[item];
@@ -394,7 +394,7 @@ static uint32_t seq_of(const struct fetch_job *j, uint32_t uid)
 
 /* Writes items [first, end) of message msg and, unless a section starts
  * streaming, the end of its FETCH response. Returns 1 when streaming. */
-static int write_items(struct fetch_job *j, struct fetch_body *body, unsigned int msg,
+static int write_items(struct fetch_job *j, struct message_body *body, unsigned int msg,
 		       unsigned int first, const char **error_r)
 {
 	struct fetch_msg *f = &j->msgs[msg];
@@ -423,8 +423,8 @@ static int write_message(struct store *store, struct fetch_job *j, unsigned int 
 			 const char **error_r)
 {
 	struct fetch_msg *f = &j->msgs[msg];
-	struct fetch_body body = { 0 };
-	if (needs_body(j, f) && fetch_body_open(&body, store, f->id, error_r) < 0)
+	struct message_body body = { 0 };
+	if (needs_body(j, f) && message_body_open(&body, store, f->id, error_r) < 0)
 		return -1;
 	size_t mark = j->out.len;
 	buffer_printf(&j->out, "* %u FETCH (", seq_of(j, f->uid));
@@ -433,7 +433,7 @@ static int write_message(struct store *store, struct fetch_job *j, unsigned int 
 	int r = write_items(j, &body, msg, 0, error_r);
 	if (r < 0)
 		buffer_truncate(&j->out, mark);
-	fetch_body_close(&body);
+	message_body_close(&body);
 	return r;
 }
 
@@ -441,14 +441,14 @@ static int write_message(struct store *store, struct fetch_job *j, unsigned int 
  * message's response. */
 static int stream_chunk(struct store *store, struct fetch_job *j, const char **error_r)
 {
-	struct fetch_body body;
+	struct message_body body;
 	struct fetch_msg *f = &j->msgs[j->stream.msg];
-	if (fetch_body_open(&body, store, f->id, error_r) < 0)
+	if (message_body_open(&body, store, f->id, error_r) < 0)
 		return -1;
 	size_t n = j->stream.end - j->stream.pos;
 	if (n > FETCH_STREAM_CHUNK)
 		n = FETCH_STREAM_CHUNK;
-	int r = fetch_body_range(&body, j->stream.pos, n, &j->out, error_r);
+	int r = message_body_range(&body, j->stream.pos, n, &j->out, error_r);
 	j->stream.pos += n;
 	if (r == 0 && j->stream.pos == j->stream.end) {
 		j->stream.active = false;
@@ -456,7 +456,7 @@ static int stream_chunk(struct store *store, struct fetch_job *j, const char **e
 		if (r == 0)
 			j->cur++;
 	}
-	fetch_body_close(&body);
+	message_body_close(&body);
 	return r < 0 ? -1 : 0;
 }
 

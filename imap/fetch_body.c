@@ -1,6 +1,5 @@
-/* Byte ranges, sections and structures of stored messages for FETCH:
- * literal bytes come from the tree blob, attachment bytes are read from
- * the store slice by slice. */
+/* Sections and structures of stored messages for FETCH, from the tree
+ * blob; the byte ranges themselves are message_body_range()'s. */
 #include "fetch_body.h"
 #include "mem.h"
 #include "mime.h"
@@ -12,58 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
-int fetch_body_open(struct fetch_body *b, struct store *store, const char *message_id,
-		    const char **error_r)
-{
-	memset(b, 0, sizeof(*b));
-	b->store = store;
-	b->pool = pool_create(4096);
-	if (store_message_tree(store, message_id, b->pool, &b->tree, &b->tree_len, error_r) < 0 ||
-	    mime_store_total_size(b->tree, b->tree_len, &b->size, error_r) < 0) {
-		fetch_body_close(b);
-		return -1;
-	}
-	return 0;
-}
-
-void fetch_body_close(struct fetch_body *b)
-{
-	pool_destroy(&b->pool);
-	b->tree = NULL;
-}
-
-int fetch_body_range(struct fetch_body *b, size_t start, size_t len, struct buffer *out,
-		     const char **error_r)
-{
-	struct mime_store_segment *segs;
-	size_t n;
-	if (mime_store_segments(b->tree, b->tree_len, start, len, &segs, &n, error_r) < 0)
-		return -1;
-	int ret = 0;
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		if (segs[i].type == MIME_STORE_SEGMENT_LITERAL) {
-			buffer_append(out, segs[i].data, segs[i].len);
-			continue;
-		}
-		/* only the slice is read from the store */
-		unsigned char *dst = buffer_reserve(out, segs[i].len);
-		ret = store_attachment_read(b->store, segs[i].id, segs[i].att_offset, segs[i].len,
-					    dst, error_r);
-		if (ret == 0)
-			out->len += segs[i].len;
-	}
-	free(segs);
-	return ret;
-}
-
-int fetch_body_section(struct fetch_body *b, const char *part, enum mime_section kind,
+int fetch_body_section(struct message_body *b, const char *part, enum mime_section kind,
 		       size_t *start_r, size_t *len_r)
 {
 	const char *error;
 	return mime_store_section_range(b->tree, b->tree_len, part, kind, start_r, len_r, &error);
 }
 
-int fetch_body_structure(struct fetch_body *b, enum fetch_structure what, struct buffer *out,
+int fetch_body_structure(struct message_body *b, enum fetch_structure what, struct buffer *out,
 			 const char **error_r)
 {
 	struct mime_message *m;

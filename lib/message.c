@@ -8,6 +8,7 @@
 #include "mime_store.h"
 #include "pool.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -187,5 +188,49 @@ int message_rebuild(struct store *store, const char *message_id, struct buffer *
 		ret = mime_store_join(content->tree, content->tree_len, fetch_attachment,
 				      content, out, error_r);
 	pool_destroy(&pool);
+	return ret;
+}
+
+int message_body_open(struct message_body *b, struct store *store, const char *message_id,
+		      const char **error_r)
+{
+	memset(b, 0, sizeof(*b));
+	b->store = store;
+	b->pool = pool_create(4096);
+	if (store_message_tree(store, message_id, b->pool, &b->tree, &b->tree_len, error_r) < 0 ||
+	    mime_store_total_size(b->tree, b->tree_len, &b->size, error_r) < 0) {
+		message_body_close(b);
+		return -1;
+	}
+	return 0;
+}
+
+void message_body_close(struct message_body *b)
+{
+	pool_destroy(&b->pool);
+	b->tree = NULL;
+}
+
+int message_body_range(struct message_body *b, size_t start, size_t len, struct buffer *out,
+		       const char **error_r)
+{
+	struct mime_store_segment *segs;
+	size_t n;
+	if (mime_store_segments(b->tree, b->tree_len, start, len, &segs, &n, error_r) < 0)
+		return -1;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (segs[i].type == MIME_STORE_SEGMENT_LITERAL) {
+			buffer_append(out, segs[i].data, segs[i].len);
+			continue;
+		}
+		/* only the slice is read from the store */
+		unsigned char *dst = buffer_reserve(out, segs[i].len);
+		ret = store_attachment_read(b->store, segs[i].id, segs[i].att_offset, segs[i].len,
+					    dst, error_r);
+		if (ret == 0)
+			out->len += segs[i].len;
+	}
+	free(segs);
 	return ret;
 }

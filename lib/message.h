@@ -42,4 +42,22 @@ int store_message_append_prepared(struct store *store, const char *mailbox_id,
 int message_rebuild(struct store *store, const char *message_id, struct buffer *out,
 		    const char **error_r);
 
+/* A stored message opened for reading by byte ranges: the tree blob is
+ * loaded, attachment bytes are read from the store only for the ranges
+ * asked for, so streaming a 25 MB message holds about one range of it. */
+struct message_body {
+	struct store *store;
+	struct pool *pool;	/* the tree */
+	const unsigned char *tree;
+	size_t tree_len;
+	size_t size;		/* of the rebuilt message */
+};
+
+int message_body_open(struct message_body *body, struct store *store, const char *message_id,
+		      const char **error_r);
+void message_body_close(struct message_body *body);
+/* Appends the rebuilt bytes [start, start+len) to out. */
+int message_body_range(struct message_body *body, size_t start, size_t len, struct buffer *out,
+		       const char **error_r);
+
 #endif
