@@ -31,9 +31,15 @@ struct pop3_msg {
 	bool retrieved;			/* RETR in this session: \Seen at QUIT */
 };
 
+/* The state of dot-stuffing between chunks. */
+struct pop3_stuffer {
+	int top_lines, lines;
+	bool in_body, line_start, line_empty, cr, done;
+};
+
 enum pop3_job_kind {
 	POP3_JOB_LOAD,			/* INBOX listing, Trash id */
-	POP3_JOB_FETCH,			/* rebuild one message */
+	POP3_JOB_FETCH,			/* one chunk of one message */
 	POP3_JOB_UPDATE,		/* QUIT: \Seen and moves to Trash */
 };
 
@@ -45,10 +51,15 @@ struct pop3_job {
 	char inbox[STORE_ID_SIZE], trash[STORE_ID_SIZE];
 	struct pop3_msg *msgs;		/* malloc()ed */
 	unsigned int count;
-	/* FETCH: the message (or TOP's part of it), dot-stuffed with CRLF
-	 * line ends and the end line, ready to send */
+	/* FETCH: the next chunk of the message (or of TOP's part of it),
+	 * dot-stuffed with CRLF line ends, ready to send; the end line too
+	 * once finished */
 	char message_id[STORE_ID_SIZE];
 	int top_lines;			/* -1: the whole message */
+	struct pop3_stuffer stuffer;
+	size_t offset;			/* of the next chunk in the message */
+	bool started;			/* the +OK line is out */
+	bool finished;
 	struct buffer out;
 	/* all */
 	int ret;
@@ -56,8 +67,18 @@ struct pop3_job {
 };
 
 void pop3_job_run(void *thread_ctx, void *job);
-/* Appends p as a POP3 multi-line body: CRLF line ends, dot-stuffed, the
- * header and top_lines body lines only when top_lines >= 0, then ".". */
-void pop3_stuff(struct buffer *out, const unsigned char *p, size_t len, int top_lines);
+
+/* Bytes of a message read per FETCH job; the next job waits until the
+ * client has taken most of the last chunk. */
+#define POP3_FETCH_CHUNK (1024 * 1024)
+
+/* Appends chunks of p as a POP3 multi-line body: CRLF line ends,
+ * dot-stuffed, the header and top_lines body lines only when top_lines
+ * >= 0; pop3_stuff_end() adds the last line's end and ".". */
+void pop3_stuffer_init(struct pop3_stuffer *st, int top_lines);
+/* false once TOP has every line it wants: the rest need not be read. */
+bool pop3_stuff_chunk(struct pop3_stuffer *st, struct buffer *out, const unsigned char *p,
+		      size_t len);
+void pop3_stuff_end(struct pop3_stuffer *st, struct buffer *out);
 
 #endif

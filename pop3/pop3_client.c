@@ -38,13 +38,17 @@ struct pop3_session {
 	/* RETR/TOP in flight */
 	int top_lines;			/* -1: RETR */
 	unsigned int fetch_index;
+	struct pop3_job *stream;	/* its next chunk, waiting for the output to drain */
 };
 
 static void pop3_input(struct conn *conn);
 
+/* Output left unsent when the next chunk of a message is read. */
+#define OUTPUT_RESUME_BYTES (256 * 1024)
+
 static bool busy(const struct pop3_session *s)
 {
-	return s->job || s->auth_req != NULL;
+	return s->job || s->stream != NULL || s->auth_req != NULL;
 }
 
 static void session_free(struct pop3_session *s)
@@ -344,30 +348,68 @@ static void cmd_rset(struct pop3_session *s, char *args)
 	ok(s, "Maildrop has been reset");
 }
 
+static void fetch_done(void *arg);
+
+static void fetch_submit(struct pop3_session *s, struct pop3_job *job)
+{
+	s->stream = NULL;
+	s->job = true;
+	workpool_submit(pop3_workpool, pop3_job_run, fetch_done, job);
+}
+
+/* The output has room again: read the next chunk of the message. */
+static void pop3_output_drained(struct conn *conn)
+{
+	struct pop3_session *s = conn_context(conn);
+	if (s != NULL && s->stream != NULL && conn_output_pending(conn) <= OUTPUT_RESUME_BYTES)
+		fetch_submit(s, s->stream);
+}
+
+static void fetch_failed(struct pop3_session *s, struct pop3_job *job)
+{
+	struct pop3_msg *m = &s->msgs[s->fetch_index];
+	log_error("event=pop3_fetch_failed session=%s message=%s offset=%zu error=\"%s\"",
+		  conn_session_id(s->conn), m->id, job->offset, job->error);
+	if (job->started) {
+		/* part of the message is out: no -ERR can follow, only a close */
+		conn_close(s->conn);
+		return;
+	}
+	err(s, job->ret == -2 ? "Message is gone" :
+	       "[SYS/TEMP] Cannot read the message, try again later");
+}
+
 static void fetch_done(void *arg)
 {
 	struct pop3_job *job = arg;
 	struct pop3_session *s = job->session;
-	if (job_resume(s)) {
-		struct pop3_msg *m = &s->msgs[s->fetch_index];
-		if (job->ret < 0) {
-			log_error("event=pop3_fetch_failed session=%s message=%s error=\"%s\"",
-				  conn_session_id(s->conn), m->id, job->error);
-			err(s, job->ret == -2 ? "Message is gone" :
-			       "[SYS/TEMP] Cannot read the message, try again later");
-		} else {
-			if (s->top_lines < 0) {
-				m->retrieved = true;
-				conn_printf(s->conn, "+OK %llu octets\r\n",
-					    (unsigned long long)m->size);
-			} else {
-				conn_printf(s->conn, "+OK\r\n");
-			}
-			conn_write(s->conn, job->out.data, job->out.len);
-		}
-		resume(s);
+	if (!job_resume(s)) {
+		job_free(job);
+		return;
 	}
+	if (job->ret < 0) {
+		fetch_failed(s, job);
+		job_free(job);
+		resume(s);
+		return;
+	}
+	struct pop3_msg *m = &s->msgs[s->fetch_index];
+	if (!job->started && s->top_lines < 0)
+		conn_printf(s->conn, "+OK %llu octets\r\n", (unsigned long long)m->size);
+	else if (!job->started)
+		conn_printf(s->conn, "+OK\r\n");
+	job->started = true;
+	conn_write(s->conn, job->out.data, job->out.len);
+	buffer_truncate(&job->out, 0);
+	if (!job->finished) {
+		s->stream = job;
+		pop3_output_drained(s->conn);
+		return;
+	}
+	if (s->top_lines < 0)
+		m->retrieved = true;
 	job_free(job);
+	resume(s);
 }
 
 static void fetch(struct pop3_session *s, struct pop3_msg *m, int top_lines)
@@ -375,10 +417,10 @@ static void fetch(struct pop3_session *s, struct pop3_msg *m, int top_lines)
 	struct pop3_job *job = job_new(s, POP3_JOB_FETCH);
 	memcpy(job->message_id, m->id, STORE_ID_SIZE);
 	job->top_lines = top_lines;
+	pop3_stuffer_init(&job->stuffer, top_lines);
 	s->top_lines = top_lines;
 	s->fetch_index = (unsigned int)(m - s->msgs);
-	s->job = true;
-	workpool_submit(pop3_workpool, pop3_job_run, fetch_done, job);
+	fetch_submit(s, job);
 }
 
 static void cmd_retr(struct pop3_session *s, char *args)
@@ -556,6 +598,10 @@ static void pop3_destroyed(struct conn *conn)
 		return;
 	s->conn = NULL;
 	auth_request_cancel(&s->auth_req);
+	if (s->stream != NULL) {
+		job_free(s->stream);
+		s->stream = NULL;
+	}
 	if (s->job)
 		s->dead = true;	/* the job's completion frees it */
 	else
@@ -565,6 +611,7 @@ static void pop3_destroyed(struct conn *conn)
 const struct conn_handler pop3_conn_handler = {
 	.connected = pop3_connected,
 	.input = pop3_input,
+	.output_drained = pop3_output_drained,
 	.shutdown = pop3_shutdown,
 	.timeout = pop3_timeout,
 	.destroyed = pop3_destroyed,

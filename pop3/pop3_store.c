@@ -77,40 +77,31 @@ out:
 	pool_destroy(&pool);
 }
 
-void pop3_stuff(struct buffer *out, const unsigned char *p, size_t len, int top_lines)
-{
-	size_t i = 0;
-	bool in_body = false;
-	int lines = 0;
-	while (i < len) {
-		if (in_body && top_lines >= 0 && lines >= top_lines)
-			break;
-		const unsigned char *nl = memchr(p + i, '\n', len - i);
-		size_t end = nl != NULL ? (size_t)(nl - p) : len;
-		size_t content = end > i && p[end - 1] == '\r' ? end - 1 : end;
-		if (content > i && p[i] == '.')
-			buffer_append_c(out, '.');
-		buffer_append(out, p + i, content - i);
-		buffer_append(out, "\r\n", 2);
-		if (in_body)
-			lines++;
-		else if (content == i)
-			in_body = true;	/* the blank line ends the header */
-		i = nl != NULL ? end + 1 : len;
-	}
-	buffer_append(out, ".\r\n", 3);
-}
-
-/* The stuffing is done here, off the event loop. */
+/* One chunk per job, stuffed here, off the event loop. */
 static void job_fetch(struct store *store, struct pop3_job *job)
 {
 	const char *error;
+	struct message_body body;
 	struct buffer raw = BUFFER_INIT;
-	if (message_rebuild(store, job->message_id, &raw, &error) < 0)
+	if (message_body_open(&body, store, job->message_id, &error) < 0) {
 		fail(job, store, error);
-	else
-		pop3_stuff(&job->out, raw.data, raw.len, job->top_lines);
+		return;
+	}
+	size_t n = body.size > job->offset ? body.size - job->offset : 0;
+	if (n > POP3_FETCH_CHUNK)
+		n = POP3_FETCH_CHUNK;
+	if (n > 0 && message_body_range(&body, job->offset, n, &raw, &error) < 0) {
+		fail(job, store, error);
+	} else {
+		job->offset += n;
+		bool more = pop3_stuff_chunk(&job->stuffer, &job->out, raw.data, raw.len);
+		if (!more || job->offset >= body.size) {
+			pop3_stuff_end(&job->stuffer, &job->out);
+			job->finished = true;
+		}
+	}
 	buffer_free(&raw);
+	message_body_close(&body);
 }
 
 static void job_update(struct store *store, struct pop3_job *job)
