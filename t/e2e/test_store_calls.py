@@ -3,8 +3,9 @@
 MongoObjects: the API's objects on a MongoDB store (the FerretDB test
 server): webhooks (registered, fired for a new user and for an LMTP filter,
 retried after a failing call, deleted), DKIM keys (a domain's key replaced
-by the next one) and TLS certificates over HTTP, as on SQLite in
-test_api.py. Skipped without build/ferretdb-test (make mongo-test-server).
+by the next one), TLS certificates, runtime settings (kept in "settings"
+next to the store's own counter) and an audit over HTTP, as on SQLite in
+test_api.py, test_api_settings.py and test_api_audit.py. Skipped without build/ferretdb-test (make mongo-test-server).
 
 QuotaRecalc: `wdctl quota recalc` puts a wrong storage counter right."""
 import os
@@ -124,6 +125,34 @@ class MongoObjects(unittest.TestCase):
         self.assertEqual(self.api.delete(f"/dkim/{kid}")[0], 200)
         self.assertEqual(self.api.delete(f"/dkim/{kid}")[0], 404)
         self.assertEqual(self.api.get("/dkim/resolve/mongo.test")[1]["code"], "DkimNotFound")
+
+    def test_settings(self):
+        self.user("settings")  # the uidvalidity counter shares "settings"
+        key = "const:max:forwards"
+        for value in (100, 200):
+            st, r = self.api.post(f"/settings/{key}", {"value": value})
+            self.assertEqual((st, r), (200, {"success": True, "key": key, "value": value}))
+            st, r = self.api.get(f"/settings/{key}")
+            self.assertEqual((st, r["value"]), (200, value), r)
+        st, r = self.api.get("/settings?filter=forward")
+        self.assertEqual(st, 200, r)
+        self.assertEqual([(s["value"], s["custom"]) for s in r["settings"]], [(200, True)])
+        # still one user mailbox counter: a new user gets its mailboxes
+        self.user("settings2")
+
+    def test_audit(self):
+        uid = self.user("audited")
+        now = time.time()
+        span = {"user": uid, "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+                "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+                "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7200))}
+        st, r = self.api.post("/audit", span)
+        self.assertEqual(st, 200, r)
+        audit = r["id"]
+        st, r = self.api.get(f"/audit/{audit}")
+        self.assertEqual((st, r.get("user")), (200, uid), r)
+        self.assertEqual(self.api.delete(f"/audit/{audit}")[0], 200)
+        self.assertEqual(self.api.get(f"/audit/{audit}")[0], 404)
 
     def test_certs(self):
         d = self.suite.dir
