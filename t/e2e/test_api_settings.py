@@ -7,19 +7,25 @@ import smtplib
 import sys
 import time
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Suite  # noqa: E402
 from test_api import Api, simple_message  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "mongo"))
+import server as mongo_server  # noqa: E402
+
 CACHE = 0.3
 
 
 class Settings(unittest.TestCase):
+    store_options = {}
+
     @classmethod
     def setUpClass(cls):
         cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
-                          auth__bcrypt_cost=4, settings_cache="300ms")
+                          auth__bcrypt_cost=4, settings_cache="300ms", **cls.store_options)
         cls.suite.start()
         cls.api = Api(*cls.suite.address("api"), cls.suite.api_token)
         cls.lmtp_addr = cls.suite.address("lmtp")
@@ -167,6 +173,29 @@ class Settings(unittest.TestCase):
         self.assertEqual(quota(self.user("q2", quota=5000)), 5000)
         self.set("const:max:storage", 0)
         self.assertEqual(quota(self.user("q3")), 0)
+
+
+@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+class SettingsMongo(Settings):
+    """The same on the MongoDB driver (FerretDB test server)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mongo = mongo_server.MongoServer().start()
+        cls.store_options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
+                                 store__mongodb_database="settings_" + uuid.uuid4().hex[:8])
+        try:
+            super().setUpClass()
+        except Exception:
+            cls.mongo.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.mongo.stop()
 
 
 if __name__ == "__main__":
