@@ -520,8 +520,9 @@ static void search_done(void *arg)
 	buffer_append_str(&out, "\r\n");
 	imap_write(cmd->client, out.data, out.len);
 	buffer_free(&out);
+	const char *done = j->sort != NULL ? "OK SORT completed" : "OK SEARCH completed";
 	search_free(j);
-	imap_cmd_done(cmd, j->sort != NULL ? "OK SORT completed" : "OK SEARCH completed");
+	imap_cmd_done(cmd, done);
 }
 
 static bool charset_known(const char *charset)
