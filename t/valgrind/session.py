@@ -2,13 +2,17 @@
 """Valgrind memcheck of a short end-to-end session (`make valgrind`, CI).
 
 Starts the suite with the master under valgrind and every worker (imap,
-pop3, lmtp, auth) under valgrind too, through the master's
-WD_WORKER_WRAPPER hook; then: LMTP delivery, IMAP LOGIN, APPEND, FETCH,
-STORE, EXPUNGE, POP3 RETR, a graceful stop. Fails when any process logged a
+pop3, lmtp, auth, api, indexer) under valgrind too, through the master's
+WD_WORKER_WRAPPER hook; then: LMTP delivery, the indexer catching up, IMAP
+LOGIN, APPEND, FETCH, SEARCH through the index, SORT, THREAD, STORE,
+EXPUNGE, POP3 RETR, API calls (authenticate, mailboxes, message list and
+get, search, raw source, threads), a graceful stop. Fails when any process logged a
 memcheck error or a definite leak, or did not leave a valgrind summary.
     BUILD=build python3 t/valgrind/session.py [--keep]"""
 import glob
+import http.client
 import imaplib
+import json
 import os
 import poplib
 import re
@@ -79,7 +83,10 @@ def session(suite):
     assert m.append("INBOX", None, None, message(9))[0] == "OK"
     typ, data = m.fetch("1:*", "(UID FLAGS BODYSTRUCTURE ENVELOPE BODY.PEEK[])")
     assert typ == "OK" and len([d for d in data if isinstance(d, tuple)]) == 4, data
+    wait_indexed(suite, 3)
     assert m.search(None, "BODY", "Hello")[0] == "OK"
+    assert m._simple_command("SORT", "(REVERSE DATE SUBJECT)", "UTF-8", "ALL")[0] == "OK"
+    assert m.thread("REFERENCES", "UTF-8", "ALL")[0] == "OK"
     assert m.store("1", "+FLAGS", "(\\Deleted)")[0] == "OK"
     assert m.expunge()[0] == "OK"
     m.logout()
@@ -92,6 +99,48 @@ def session(suite):
     lines = p.retr(1)[1]
     assert any(b"Hello" in x for x in lines)
     p.quit()
+    api_calls(suite)
+
+
+def wait_indexed(suite, count, timeout=120):
+    """Until the indexer has count messages in its index file."""
+    import sqlite3
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with sqlite3.connect(f"file:{suite.fts_path}?mode=ro", uri=True) as db:
+                if db.execute("SELECT count(*) FROM docs").fetchone()[0] >= count:
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"the indexer did not index {count} messages in {timeout}s")
+
+
+def api_calls(suite):
+    host, port = suite.address("api")
+    conn = http.client.HTTPConnection(host, port, timeout=120)
+    def call(method, path, body=None, token=suite.api_token):
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"X-Access-Token": token, "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        assert resp.status == 200, (method, path, resp.status, data[:500])
+        return json.loads(data) if resp.getheader("Content-Type", "").startswith(
+            "application/json") else data
+    auth = call("POST", "/authenticate", {"username": "vg", "password": "secret-pw",
+                                           "token": True})
+    token, user = auth["token"], auth["id"]
+    boxes = call("GET", f"/users/{user}/mailboxes", token=token)["results"]
+    inbox = [b for b in boxes if b["path"] == "INBOX"][0]["id"]
+    msgs = call("GET", f"/users/{user}/mailboxes/{inbox}/messages?limit=10", token=token)
+    first = msgs["results"][0]["id"]
+    call("GET", f"/users/{user}/mailboxes/{inbox}/messages/{first}", token=token)
+    call("GET", f"/users/{user}/mailboxes/{inbox}/messages/{first}/message.eml", token=token)
+    call("GET", f"/users/{user}/search?q=Hello", token=token)
+    call("GET", f"/users/{user}/threads", token=token)
+    call("GET", "/users?limit=5")
+    conn.close()
 
 
 def check_logs(logdir):
@@ -116,7 +165,8 @@ def main():
     logdir = tempfile.mkdtemp(prefix="wd-valgrind-")
     os.chmod(logdir, 0o1777)  # workers write their logs as nobody
     start = time.time()
-    suite = ValgrindSuite(logdir, auth=True, lmtp=True, pop3=True, imap_workers=1,
+    suite = ValgrindSuite(logdir, auth=True, lmtp=True, pop3=True, api=True, indexer=True,
+                          imap_workers=1,
                           shutdown_grace="120s", worker_timeout="120s", log_level="info")
     try:
         suite.start()
@@ -135,7 +185,7 @@ def main():
           f"exit {rc}, {time.time() - start:.0f}s (logs in {logdir})")
     for p in problems:
         print(p)
-    ok = not problems and summaries >= 5 and rc == 0
+    ok = not problems and summaries >= 7 and rc == 0
     if ok and not keep:
         import shutil
         shutil.rmtree(logdir, ignore_errors=True)
