@@ -3,8 +3,8 @@
  * every indexer.poll_interval) and hands them to the thread in one job at a
  * time; the thread indexes each user's journal batch by batch until caught
  * up (lib/fts_indexer). Everything that must be exact (no skipped or
- * doubled entries, across kill -9 and several instances) is in the index
- * file's transactions, not here.
+ * doubled entries, across kill -9 and several instances) is in the index's
+ * transactions (SQLite) or idempotent writes (MongoDB), not here.
  *
  * With Redis configured, instances split the users by shard
  * (indexer_shards): a user is indexed only while this instance can prove
@@ -81,7 +81,7 @@ static bool thread_ready(struct thread_ctx *t)
 			return false;
 		}
 	}
-	if (t->fts == NULL && fts_open(ix.fts_path, true, &t->fts, &error) < 0) {
+	if (t->fts == NULL && fts_open_config(ix.config, true, &t->fts, &error) < 0) {
 		log_error("event=index_open_failed error=\"%s\"", error);
 		return false;
 	}
@@ -221,7 +221,9 @@ static void shards_acquired(void *context)
 int indexer_start(struct event_base *base, const struct config *config, const char **error_r)
 {
 	ix.config = config;
-	ix.fts_path = fts_path_from_config(config);
+	ix.fts_path = strcmp(fts_backend_from_config(config), "mongodb") == 0 ?
+		xasprintf("mongodb:%s", config->store.mongodb_database) :
+		fts_path_from_config(config);
 	ix.batch = (unsigned int)config->indexer_settings.batch_size;
 	struct workpool_settings ws = {
 		.threads = 1,

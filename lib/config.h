@@ -110,6 +110,7 @@ struct config {
 	} api_settings;
 	struct config_service indexer;	/* no listeners */
 	struct {
+		char *backend;			/* "auto", "sqlite" or "mongodb" */
 		char *index_path;		/* relative to data_dir */
 		int batch_size;			/* journal entries per transaction */
 		int poll_interval;		/* ms between sweeps over all users */

@@ -9,6 +9,7 @@
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const service_log_levels[] = { "", "error", "warn", "info", "debug", NULL };
 static const char *const store_drivers[] = { "sqlite", "mongodb", NULL };
+static const char *const index_backends[] = { "auto", "sqlite", "mongodb", NULL };
 static const char *const plaintext_modes[] = { "never", "loopback", "always", NULL };
 static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const hash_names[] = { "bcrypt", "pbkdf2-sha512", "pbkdf2-sha256",
@@ -207,9 +208,14 @@ const struct config_option config_options[] = {
 	  "is taken in a transaction, so none skips or repeats work)." },
 	{ "indexer.log_level", CFG_ENUM, OFF(indexer.log_level), "\"\"", 0, 0, service_log_levels,
 	  "Least severe level logged by the indexer; empty: log_level." },
+	{ "indexer.backend", CFG_ENUM, OFF(indexer_settings.backend), "auto", 0, 0,
+	  index_backends, "Where the full-text index, the journal positions and the thread "
+	  "tables live: sqlite (the file indexer.index_path, one host), mongodb (collections "
+	  "search, indexer_positions and threads in store.mongodb_database, shared by every "
+	  "host), or auto: mongodb when store.driver is mongodb, else sqlite." },
 	{ "indexer.index_path", CFG_STRING, OFF(indexer_settings.index_path), "fts.db", 0, 0,
 	  NULL, "SQLite file of the full-text index, its journal positions and the thread "
-	  "tables; relative to data_dir. IMAP SEARCH reads it too." },
+	  "tables (indexer.backend sqlite); relative to data_dir. IMAP SEARCH reads it too." },
 	{ "indexer.batch_size", CFG_INT, OFF(indexer_settings.batch_size), "200", 1, 100000,
 	  NULL, "Journal entries indexed in one transaction." },
 	{ "indexer.poll_interval", CFG_DURATION, OFF(indexer_settings.poll_interval), "10s",

@@ -1,19 +1,16 @@
-/* The full-text index in SQLite: FTS5 with the trigram tokenizer over text
- * we fold ourselves (the tokenizer's and LIKE's folding are ASCII-only, so
- * the table is case_sensitive and queries use GLOB, which the trigram index
- * answers and SQLite then checks against the stored text: exact substring
- * matches). detail=none keeps the postings small; GLOB needs no positions.
- * Not for the store's data: everything here can be rebuilt from the store. */
-#include "fts.h"
+/* The full-text index's dispatcher (one call per backend op, the error
+ * text kept in the handle) and what does not depend on a backend: folding,
+ * HTML to text, which strings the index can answer, and the per-thread
+ * readers of IMAP and the API. */
+#include "fts_backend.h"
 
 #include "buffer.h"
 #include "config.h"
+#include "log.h"
 #include "mem.h"
 
-#include "log.h"
-
 #include <pthread.h>
-#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,39 +20,31 @@
 #include <uninorm.h>
 #include <unistr.h>
 
-#define BUSY_TIMEOUT_MS 10000
-
-static const char *const field_columns[FTS_FIELD_COUNT] = {
-	"subject", "hfrom", "hto", "hcc", "hbcc", "headers", "body", "files",
-};
-
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, mailbox TEXT NOT NULL,"
-	" uid INTEGER NOT NULL, user TEXT NOT NULL, message TEXT, thread TEXT,"
-	" UNIQUE (mailbox, uid));"
-	"CREATE INDEX IF NOT EXISTS docs_user ON docs (user);"
-	"CREATE INDEX IF NOT EXISTS docs_thread ON docs (thread);"
-	"CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5(subject, hfrom, hto, hcc, hbcc,"
-	" headers, body, files, tokenize = 'trigram case_sensitive 1', detail = none);"
-	"CREATE TABLE IF NOT EXISTS positions (user TEXT PRIMARY KEY,"
-	" position INTEGER NOT NULL, updated INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS thread_refs (user TEXT NOT NULL, ref TEXT NOT NULL,"
-	" thread TEXT NOT NULL, PRIMARY KEY (user, ref)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS thread_refs_thread ON thread_refs (thread);"
-	"CREATE TABLE IF NOT EXISTS thread_subjects (user TEXT NOT NULL, subject TEXT NOT NULL,"
-	" thread TEXT NOT NULL, PRIMARY KEY (user, subject)) WITHOUT ROWID;";
-
-struct fts {
-	sqlite3 *db;
-	bool in_tx;
-	char error[256];
-};
-
-static int fail(struct fts *fts, const char *what, const char **error_r)
+int fts_set_error(struct fts *fts, const char *fmt, ...)
 {
-	snprintf(fts->error, sizeof(fts->error), "%s: %s", what, sqlite3_errmsg(fts->db));
-	*error_r = fts->error;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(fts->error, sizeof(fts->error), fmt, ap);
+	va_end(ap);
 	return -1;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t fts_uids_sort(uint32_t *uids, size_t count)
+{
+	if (count == 0)
+		return 0;
+	qsort(uids, count, sizeof(*uids), cmp_uid);
+	size_t n = 1;
+	for (size_t i = 1; i < count; i++)
+		if (uids[i] != uids[n - 1])
+			uids[n++] = uids[i];
+	return n;
 }
 
 char *fts_path_from_config(const struct config *config)
@@ -66,53 +55,56 @@ char *fts_path_from_config(const struct config *config)
 	return xasprintf("%s/%s", config->data_dir, p);
 }
 
-int fts_open(const char *path, bool create, struct fts **fts_r, const char **error_r)
+const char *fts_backend_from_config(const struct config *config)
+{
+	const char *b = config->indexer_settings.backend;
+	if (b != NULL && strcmp(b, "sqlite") == 0)
+		return "sqlite";
+	if (b != NULL && strcmp(b, "mongodb") == 0)
+		return "mongodb";
+	return config->store.driver != NULL && strcmp(config->store.driver, "mongodb") == 0 ?
+		"mongodb" : "sqlite";
+}
+
+static int open_with(const struct fts_ops *ops, const char *where, const char *database,
+		     bool create, struct fts **fts_r, const char **error_r)
 {
 	static __thread char err[512];
 	struct fts *fts = xcalloc(1, sizeof(*fts));
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-	int rc = sqlite3_open_v2(path, &fts->db, flags, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, sizeof(err), "open %s: %s", path,
-			 fts->db != NULL ? sqlite3_errmsg(fts->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_busy_timeout(fts->db, BUSY_TIMEOUT_MS);
-	/* WAL: searches never wait for the indexer; NORMAL survives kill -9,
-	 * and a power loss costs at most a re-index of the last batch. */
-	if (sqlite3_exec(fts->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			 "PRAGMA secure_delete = OFF;", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, sizeof(err), "%s: %s", path, sqlite3_errmsg(fts->db));
-		goto fail;
-	}
-	if (create) {
-		char *msg = NULL;
-		if (sqlite3_exec(fts->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(fts->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(fts->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			snprintf(err, sizeof(err), "%s: schema: %s", path,
-				 msg != NULL ? msg : sqlite3_errmsg(fts->db));
-			sqlite3_free(msg);
-			goto fail;
-		}
-	} else {
-		/* a reader of a file no indexer has made yet */
-		sqlite3_stmt *st;
-		bool ok = sqlite3_prepare_v2(fts->db, "SELECT 1 FROM docs, positions LIMIT 0", -1,
-					     &st, NULL) == SQLITE_OK;
-		sqlite3_finalize(st);
-		if (!ok) {
-			snprintf(err, sizeof(err), "%s: no index yet", path);
-			goto fail;
-		}
+	fts->ops = ops;
+	int ret = ops == &fts_sqlite_ops ? fts_sqlite_open(fts, where, create) :
+		fts_mongodb_open(fts, where, database, create);
+	if (ret < 0) {
+		snprintf(err, sizeof(err), "%s", fts->error);
+		*error_r = err;
+		free(fts);
+		return -1;
 	}
 	*fts_r = fts;
 	return 0;
-fail:
-	sqlite3_close(fts->db);
-	free(fts);
-	*error_r = err;
-	return -1;
+}
+
+int fts_open(const char *path, bool create, struct fts **fts_r, const char **error_r)
+{
+	return open_with(&fts_sqlite_ops, path, NULL, create, fts_r, error_r);
+}
+
+int fts_open_mongodb(const char *uri, const char *database, bool create, struct fts **fts_r,
+		     const char **error_r)
+{
+	return open_with(&fts_mongodb_ops, uri, database, create, fts_r, error_r);
+}
+
+int fts_open_config(const struct config *config, bool create, struct fts **fts_r,
+		    const char **error_r)
+{
+	if (strcmp(fts_backend_from_config(config), "mongodb") == 0)
+		return fts_open_mongodb(config->store.mongodb_uri, config->store.mongodb_database,
+					create, fts_r, error_r);
+	char *path = fts_path_from_config(config);
+	int ret = fts_open(path, create, fts_r, error_r);
+	free(path);
+	return ret;
 }
 
 void fts_close(struct fts **fts)
@@ -121,211 +113,154 @@ void fts_close(struct fts **fts)
 		return;
 	if ((*fts)->in_tx)
 		fts_rollback(*fts);
-	sqlite3_close_v2((*fts)->db);
+	(*fts)->ops->close(*fts);
 	free(*fts);
 	*fts = NULL;
 }
 
-sqlite3 *fts_db(struct fts *fts)
+const char *fts_backend_name(const struct fts *fts)
 {
-	return fts->db;
+	return fts->ops->name;
 }
+
+bool fts_transactional(const struct fts *fts)
+{
+	return fts->ops->transactions;
+}
+
+/* The dispatcher: the backend's result, its error text through error_r. */
+#define CALL(fts, error_r, call) \
+	do { \
+		if ((fts)->ops->call < 0) { \
+			*(error_r) = (fts)->error; \
+			return -1; \
+		} \
+		return 0; \
+	} while (0)
 
 int fts_begin(struct fts *fts, bool write, const char **error_r)
 {
-	if (sqlite3_exec(fts->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return fail(fts, "begin", error_r);
+	if (fts->ops->begin(fts, write) < 0) {
+		*error_r = fts->error;
+		return -1;
+	}
 	fts->in_tx = true;
 	return 0;
 }
 
 int fts_commit(struct fts *fts, const char **error_r)
 {
-	if (sqlite3_exec(fts->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		fail(fts, "commit", error_r);
-		fts_rollback(fts);
-		return -1;
-	}
 	fts->in_tx = false;
-	return 0;
+	CALL(fts, error_r, commit(fts));
 }
 
 void fts_rollback(struct fts *fts)
 {
-	if (sqlite3_get_autocommit(fts->db) == 0)
-		sqlite3_exec(fts->db, "ROLLBACK", NULL, NULL, NULL);
+	fts->ops->rollback(fts);
 	fts->in_tx = false;
-}
-
-/* Cached statements: a handle runs a handful of them many times. */
-static sqlite3_stmt *prepare(struct fts *fts, const char *sql, const char **error_r)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v3(fts->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		fail(fts, "prepare", error_r);
-		return NULL;
-	}
-	return st;
-}
-
-static int step_done(struct fts *fts, sqlite3_stmt *st, const char *what, const char **error_r)
-{
-	int rc = sqlite3_step(st);
-	int ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(fts, what, error_r);
-	sqlite3_finalize(st);
-	return ret;
-}
-
-static void bind_text(sqlite3_stmt *st, int idx, const char *text)
-{
-	if (text == NULL)
-		sqlite3_bind_null(st, idx);
-	else
-		sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC);
-}
-
-int fts_remove(struct fts *fts, const char *mailbox_id, uint32_t uid, const char **error_r)
-{
-	sqlite3_stmt *st = prepare(fts, "SELECT id FROM docs WHERE mailbox = ?1 AND uid = ?2",
-				   error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, uid);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return 0;
-	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return fail(fts, "remove", error_r);
-	}
-	sqlite3_int64 id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if ((st = prepare(fts, "DELETE FROM text WHERE rowid = ?1", error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (step_done(fts, st, "remove text", error_r) < 0)
-		return -1;
-	if ((st = prepare(fts, "DELETE FROM docs WHERE id = ?1", error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	return step_done(fts, st, "remove doc", error_r);
 }
 
 int fts_add(struct fts *fts, const char *mailbox_id, uint32_t uid, const struct fts_doc *doc,
 	    const char **error_r)
 {
-	if (fts_remove(fts, mailbox_id, uid, error_r) < 0)
-		return -1;
-	sqlite3_stmt *st = prepare(fts, "INSERT INTO docs (mailbox, uid, user, message, thread) "
-				   "VALUES (?1, ?2, ?3, ?4, ?5)", error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, uid);
-	bind_text(st, 3, doc->user);
-	bind_text(st, 4, doc->message);
-	bind_text(st, 5, doc->thread);
-	if (step_done(fts, st, "add doc", error_r) < 0)
-		return -1;
-	sqlite3_int64 id = sqlite3_last_insert_rowid(fts->db);
-	st = prepare(fts, "INSERT INTO text (rowid, subject, hfrom, hto, hcc, hbcc, headers, body, "
-		     "files) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", error_r);
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	for (int i = 0; i < FTS_FIELD_COUNT; i++)
-		sqlite3_bind_text(st, i + 2, doc->fields[i] != NULL ? doc->fields[i] : "", -1,
-				  SQLITE_STATIC);
-	return step_done(fts, st, "add text", error_r);
+	CALL(fts, error_r, add(fts, mailbox_id, uid, doc));
+}
+
+int fts_remove(struct fts *fts, const char *mailbox_id, uint32_t uid, const char **error_r)
+{
+	CALL(fts, error_r, remove(fts, mailbox_id, uid));
 }
 
 int fts_remove_user(struct fts *fts, const char *user_id, const char **error_r)
 {
-	sqlite3_stmt *st = prepare(fts, "DELETE FROM text WHERE rowid IN "
-				   "(SELECT id FROM docs WHERE user = ?1)", error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, user_id);
-	if (step_done(fts, st, "remove user text", error_r) < 0)
-		return -1;
-	if ((st = prepare(fts, "DELETE FROM docs WHERE user = ?1", error_r)) == NULL)
-		return -1;
-	bind_text(st, 1, user_id);
-	return step_done(fts, st, "remove user docs", error_r);
+	CALL(fts, error_r, remove_user(fts, user_id));
+}
+
+int fts_reindex_start(struct fts *fts, const char *user_id, const char **error_r)
+{
+	CALL(fts, error_r, reindex_start(fts, user_id));
+}
+
+int fts_reindex_finish(struct fts *fts, const char *user_id, const char **error_r)
+{
+	CALL(fts, error_r, reindex_finish(fts, user_id));
 }
 
 int fts_position_get(struct fts *fts, const char *user_id, int64_t *position_r, bool *found_r,
 		     const char **error_r)
 {
-	sqlite3_stmt *st = prepare(fts, "SELECT position FROM positions WHERE user = ?1", error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, user_id);
-	int rc = sqlite3_step(st);
-	*found_r = rc == SQLITE_ROW;
-	*position_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(fts, "position", error_r);
+	CALL(fts, error_r, position_get(fts, user_id, position_r, found_r));
 }
 
 int fts_position_set(struct fts *fts, const char *user_id, int64_t position,
 		     const char **error_r)
 {
-	sqlite3_stmt *st = prepare(fts, "INSERT INTO positions (user, position, updated) "
-				   "VALUES (?1, ?2, strftime('%s', 'now')) ON CONFLICT (user) DO "
-				   "UPDATE SET position = excluded.position, updated = excluded.updated",
-				   error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, user_id);
-	sqlite3_bind_int64(st, 2, position);
-	return step_done(fts, st, "position set", error_r);
+	CALL(fts, error_r, position_set(fts, user_id, position));
 }
 
 int fts_position_clear(struct fts *fts, const char *user_id, const char **error_r)
 {
-	sqlite3_stmt *st = prepare(fts, "DELETE FROM positions WHERE user = ?1", error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, user_id);
-	return step_done(fts, st, "position clear", error_r);
-}
-
-static int collect_uids(struct fts *fts, sqlite3_stmt *st, uint32_t **uids_r, size_t *count_r,
-			const char **error_r)
-{
-	uint32_t *uids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			uids = xrealloc(uids, cap * sizeof(*uids));
-		}
-		uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(uids);
-		return fail(fts, "query", error_r);
-	}
-	*uids_r = uids;
-	*count_r = n;
-	return 0;
+	CALL(fts, error_r, position_clear(fts, user_id));
 }
 
 int fts_indexed(struct fts *fts, const char *mailbox_id, uint32_t **uids_r, size_t *count_r,
 		const char **error_r)
 {
-	sqlite3_stmt *st = prepare(fts, "SELECT uid FROM docs WHERE mailbox = ?1 ORDER BY uid",
-				   error_r);
-	if (st == NULL)
+	CALL(fts, error_r, indexed(fts, mailbox_id, uids_r, count_r));
+}
+
+int fts_query(struct fts *fts, const char *mailbox_id, enum fts_field field,
+	      const char *folded, uint32_t **uids_r, size_t *count_r, const char **error_r)
+{
+	if (fts->ops->query(fts, mailbox_id, field, folded, uids_r, count_r) < 0) {
+		*error_r = fts->error;
 		return -1;
-	bind_text(st, 1, mailbox_id);
-	return collect_uids(fts, st, uids_r, count_r, error_r);
+	}
+	log_debug("event=fts_query backend=%s mailbox=%s field=%d hits=%zu", fts->ops->name,
+		  mailbox_id, (int)field, *count_r);
+	return 0;
+}
+
+int fts_count(struct fts *fts, const char *user_id, uint64_t *count_r, const char **error_r)
+{
+	CALL(fts, error_r, count(fts, user_id, count_r));
+}
+
+int fts_threads(struct fts *fts, const char *user_id, int64_t cursor, unsigned int limit,
+		fts_thread_cb *cb, void *ctx, const char **error_r)
+{
+	CALL(fts, error_r, threads(fts, user_id, cursor, limit, cb, ctx));
+}
+
+int fts_thread_find(struct fts *fts, const char *user_id, const char *const *refs, size_t count,
+		    fts_thread_found_cb *cb, void *ctx, const char **error_r)
+{
+	CALL(fts, error_r, thread_find(fts, user_id, refs, count, cb, ctx));
+}
+
+int fts_thread_subject_get(struct fts *fts, const char *user_id, const char *subject,
+			   char thread_r[FTS_THREAD_SIZE], bool *found_r, const char **error_r)
+{
+	CALL(fts, error_r, thread_subject_get(fts, user_id, subject, thread_r, found_r));
+}
+
+int fts_thread_link(struct fts *fts, const char *user_id, const char *thread,
+		    const char *const *refs, size_t count, const char *subject,
+		    const char **error_r)
+{
+	CALL(fts, error_r, thread_link(fts, user_id, thread, refs, count, subject));
+}
+
+int fts_thread_move(struct fts *fts, const char *user_id, const char *from, const char *to,
+		    const char **error_r)
+{
+	CALL(fts, error_r, thread_move(fts, user_id, from, to));
+}
+
+int fts_thread_docs(struct fts *fts, const char *user_id, const char *thread,
+		    fts_thread_doc_cb *cb, void *ctx, const char **error_r)
+{
+	CALL(fts, error_r, thread_docs(fts, user_id, thread, cb, ctx));
 }
 
 bool fts_query_usable(const char *folded)
@@ -336,61 +271,6 @@ bool fts_query_usable(const char *folded)
 	if (u8_check((const uint8_t *)folded, len) != NULL)
 		return false;
 	return u8_mbsnlen((const uint8_t *)folded, len) >= FTS_MIN_CHARS;
-}
-
-/* "*str*" with GLOB's special characters as one-character classes. */
-static char *glob_pattern(const char *s)
-{
-	struct buffer b = BUFFER_INIT;
-	buffer_append_c(&b, '*');
-	for (; *s != '\0'; s++) {
-		if (*s == '*' || *s == '?' || *s == '[') {
-			buffer_append_c(&b, '[');
-			buffer_append_c(&b, (unsigned char)*s);
-			buffer_append_c(&b, ']');
-		} else {
-			buffer_append_c(&b, (unsigned char)*s);
-		}
-	}
-	buffer_append_c(&b, '*');
-	return buffer_steal(&b, NULL);
-}
-
-int fts_query(struct fts *fts, const char *mailbox_id, enum fts_field field,
-	      const char *folded, uint32_t **uids_r, size_t *count_r, const char **error_r)
-{
-	char sql[512];
-	if (field == FTS_TEXT)
-		snprintf(sql, sizeof(sql), "SELECT uid FROM docs WHERE mailbox = ?1 AND id IN "
-			 "(SELECT rowid FROM text WHERE headers GLOB ?2 UNION "
-			 "SELECT rowid FROM text WHERE body GLOB ?2) ORDER BY uid");
-	else
-		snprintf(sql, sizeof(sql), "SELECT uid FROM docs WHERE mailbox = ?1 AND id IN "
-			 "(SELECT rowid FROM text WHERE %s GLOB ?2) ORDER BY uid",
-			 field_columns[field]);
-	sqlite3_stmt *st = prepare(fts, sql, error_r);
-	if (st == NULL)
-		return -1;
-	char *pattern = glob_pattern(folded);
-	bind_text(st, 1, mailbox_id);
-	sqlite3_bind_text(st, 2, pattern, -1, SQLITE_TRANSIENT);
-	free(pattern);
-	return collect_uids(fts, st, uids_r, count_r, error_r);
-}
-
-int fts_count(struct fts *fts, const char *user_id, uint64_t *count_r, const char **error_r)
-{
-	sqlite3_stmt *st = prepare(fts, user_id != NULL ?
-				   "SELECT count(*) FROM docs WHERE user = ?1" :
-				   "SELECT count(*) FROM docs", error_r);
-	if (st == NULL)
-		return -1;
-	if (user_id != NULL)
-		bind_text(st, 1, user_id);
-	int rc = sqlite3_step(st);
-	*count_r = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : fail(fts, "count", error_r);
 }
 
 char *fts_fold(const char *text, size_t len, size_t *len_r)
@@ -570,48 +450,13 @@ struct fts *fts_thread_reader(const struct config *config)
 	struct fts *fts = pthread_getspecific(reader_key);
 	if (fts != NULL || time(NULL) < next_try)
 		return fts;
-	char *path = fts_path_from_config(config);
 	const char *error;
-	if (fts_open(path, false, &fts, &error) < 0) {
+	if (fts_open_config(config, false, &fts, &error) < 0) {
 		log_debug("event=fts_unavailable error=\"%s\"", error);
 		next_try = time(NULL) + 5;
 		fts = NULL;
 	} else {
 		pthread_setspecific(reader_key, fts);
 	}
-	free(path);
 	return fts;
-}
-
-int fts_threads(struct fts *fts, const char *user_id, int64_t cursor, unsigned int limit,
-		fts_thread_cb *cb, void *ctx, const char **error_r)
-{
-	/* SQLite takes the bare columns of a max() aggregate from its row */
-	sqlite3_stmt *st = prepare(fts, "SELECT thread, count(*), mailbox, uid, max(id) AS last "
-				   "FROM docs WHERE user = ?1 AND thread IS NOT NULL "
-				   "GROUP BY thread HAVING ?2 = 0 OR last < ?2 "
-				   "ORDER BY last DESC LIMIT ?3", error_r);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, user_id);
-	sqlite3_bind_int64(st, 2, cursor);
-	sqlite3_bind_int64(st, 3, limit);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct fts_thread_row row = {
-			.thread = (const char *)sqlite3_column_text(st, 0),
-			.messages = (uint64_t)sqlite3_column_int64(st, 1),
-			.mailbox = (const char *)sqlite3_column_text(st, 2),
-			.uid = (uint32_t)sqlite3_column_int64(st, 3),
-			.last = sqlite3_column_int64(st, 4),
-		};
-		if (cb(&row, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(fts, "threads", error_r);
-	return 0;
 }

@@ -18,7 +18,6 @@
 #include "store_thread.h"
 #include "thread.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,37 +106,37 @@ static const char *header_get(struct pool *pool, const struct mime_message *msg,
 struct merge_ctx {
 	struct store *store;
 	struct fts *fts;
+	const char *user;
+	const char *to;		/* the thread being merged into */
 	struct fts_index_stats *stats;
 };
+
+/* One indexed message of a thread that went away: its stored copy gets
+ * the thread it went into (gone from the store: nothing to do). */
+static int thread_doc_moved(const char *mailbox, uint32_t uid, void *context)
+{
+	struct merge_ctx *m = context;
+	const char *error;
+	if (store_message_thread_set(m->store, mailbox, uid, m->to, &error) < 0 &&
+	    store_last_error(m->store) != STORE_ERR_NOT_FOUND) {
+		log_warn("event=thread_repair_failed mailbox=%s uid=%u error=\"%s\"", mailbox, uid,
+			 error);
+		return -1;
+	}
+	m->stats->threads_changed++;
+	return 0;
+}
 
 /* A thread went into another: move the store's messages of it. */
 static int thread_merged(const char *from, const char *to, void *context)
 {
 	struct merge_ctx *m = context;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(fts_db(m->fts), "SELECT mailbox, uid FROM docs WHERE thread = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	const char *error;
+	m->to = to;
+	if (fts_thread_docs(m->fts, m->user, from, thread_doc_moved, m, &error) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-	int ret = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *error;
-		char mailbox[STORE_ID_SIZE];
-		snprintf(mailbox, sizeof(mailbox), "%s", sqlite3_column_text(st, 0));
-		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 1);
-		if (store_message_thread_set(m->store, mailbox, uid, to, &error) < 0 &&
-		    store_last_error(m->store) != STORE_ERR_NOT_FOUND) {
-			log_warn("event=thread_repair_failed mailbox=%s uid=%u error=\"%s\"", mailbox,
-				 uid, error);
-			ret = -1;
-			break;
-		}
-		m->stats->threads_changed++;
-	}
-	sqlite3_finalize(st);
-	if (ret == 0)
-		log_debug("event=thread_merged from=%s to=%s", from, to);
-	return ret;
+	log_debug("event=thread_merged from=%s to=%s", from, to);
+	return 0;
 }
 
 /* Indexes one stored message (inside the caller's write transaction). A
@@ -171,7 +170,7 @@ static int index_message(struct store *store, struct fts *fts, const char *user_
 		.references = header_get(pool, msg, "References"),
 		.subject = text != NULL ? text->subject : NULL,
 	};
-	struct merge_ctx mc = { store, fts, stats };
+	struct merge_ctx mc = { .store = store, .fts = fts, .user = user_id, .stats = stats };
 	char thread[STORE_ID_SIZE];
 	if (thread_assign(fts, &tm, thread_merged, &mc, thread, error_r) < 0)
 		goto out;
@@ -265,7 +264,7 @@ static int reindex_locked(struct store *store, struct fts *fts, const char *user
 				       error_r) < 0)
 			goto out;
 	}
-	if (fts_remove_user(fts, user_id, error_r) < 0)
+	if (fts_reindex_start(fts, user_id, error_r) < 0)
 		goto out;
 	for (size_t i = 0; i < refs.count; i++) {
 		if (index_message(store, fts, user_id, refs.items[i].mailbox, refs.items[i].uid,
@@ -276,6 +275,8 @@ static int reindex_locked(struct store *store, struct fts *fts, const char *user
 	}
 	if (refs.count == 0 && progress != NULL)
 		progress(0, 0, ctx);
+	if (fts_reindex_finish(fts, user_id, error_r) < 0)
+		goto out;
 	ret = fts_position_set(fts, user_id, last, error_r);
 out:
 	free(refs.items);

@@ -1,7 +1,8 @@
 /* Thread ids from references with a subject fallback (see thread.h). The
- * tables: thread_refs (user, message id -> thread) and thread_subjects
- * (user, normalised subject -> the thread that last used it), in the
- * index file, changed only inside the indexer's write transactions. */
+ * tables (message id -> thread, normalised subject -> the thread that last
+ * used it) belong to the index's backend (lib/fts.h: fts_thread_*); this
+ * file only decides. Every step can be repeated, so a batch the indexer
+ * applies again after a crash comes out the same without transactions. */
 #include "thread.h"
 
 #include "fts.h"
@@ -10,13 +11,14 @@
 #include "store.h"
 
 #include <ctype.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define MAX_REFS 64
+
+_Static_assert(FTS_THREAD_SIZE == STORE_ID_SIZE, "thread ids are store ids");
 
 static const char *const reply_prefixes[] = {
 	"re", "fw", "fwd", "aw", "sv", "vs", "wg", "antw", "ref", "tr", "rif", "odp", NULL,
@@ -130,51 +132,25 @@ void thread_refs_parse(struct pool *pool, const char *value, const char **ids, s
 	}
 }
 
-static int fail(sqlite3 *db, const char *what, const char **error_r)
-{
-	static __thread char err[256];
-	snprintf(err, sizeof(err), "thread %s: %s", what, sqlite3_errmsg(db));
-	*error_r = err;
-	return -1;
-}
+struct found {
+	char threads[MAX_REFS][STORE_ID_SIZE];
+	size_t count;
+};
 
-static int exec_bound(sqlite3 *db, const char *sql, const char *a, const char *b,
-		      const char *c, const char **error_r)
+static int found_add(const char *thread, void *ctx)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return fail(db, "prepare", error_r);
-	const char *args[] = { a, b, c };
-	for (int i = 0; i < 3; i++)
-		if (args[i] != NULL)
-			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(db, "update", error_r);
-}
-
-/* Moves everything of thread `from` to `to`. */
-static int merge(sqlite3 *db, const char *user, const char *from, const char *to,
-		 thread_merge_cb *merged, void *ctx, const char **error_r)
-{
-	if (merged != NULL && merged(from, to, ctx) < 0) {
-		*error_r = "thread merge: store update failed";
-		return -1;
-	}
-	if (exec_bound(db, "UPDATE thread_refs SET thread = ?3 WHERE user = ?1 AND thread = ?2",
-		       user, from, to, error_r) < 0 ||
-	    exec_bound(db, "UPDATE thread_subjects SET thread = ?3 WHERE user = ?1 AND thread = ?2",
-		       user, from, to, error_r) < 0 ||
-	    exec_bound(db, "UPDATE docs SET thread = ?3 WHERE user = ?1 AND thread = ?2",
-		       user, from, to, error_r) < 0)
-		return -1;
+	struct found *f = ctx;
+	bool dup = false;
+	for (size_t k = 0; k < f->count; k++)
+		dup |= strcmp(f->threads[k], thread) == 0;
+	if (!dup && f->count < MAX_REFS && strlen(thread) < STORE_ID_SIZE)
+		snprintf(f->threads[f->count++], STORE_ID_SIZE, "%s", thread);
 	return 0;
 }
 
 int thread_assign(struct fts *fts, const struct thread_message *msg, thread_merge_cb *merged,
 		  void *ctx, char *thread_r, const char **error_r)
 {
-	sqlite3 *db = fts_db(fts);
 	struct pool *pool = pool_create(1024);
 	const char *ids[MAX_REFS];
 	size_t count = 0;
@@ -186,64 +162,39 @@ int thread_assign(struct fts *fts, const struct thread_message *msg, thread_merg
 	const char *subject = thread_subject_normalize(pool, msg->subject, &reply);
 	int ret = -1;
 
-	/* every thread the ids already belong to, oldest (smallest id) first */
-	char found[MAX_REFS][STORE_ID_SIZE];
-	size_t nfound = 0;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT thread FROM thread_refs WHERE user = ?1 AND ref = ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		fail(db, "prepare", error_r);
+	/* every thread the ids already belong to; the smallest id (the
+	 * oldest) is the one that stays */
+	struct found found = { .count = 0 };
+	if (fts_thread_find(fts, msg->user, ids, count, found_add, &found, error_r) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < count; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, msg->user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ids[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_ROW)
-			continue;
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		bool dup = false;
-		for (size_t k = 0; k < nfound; k++)
-			dup |= strcmp(found[k], t) == 0;
-		if (!dup && strlen(t) < STORE_ID_SIZE)
-			snprintf(found[nfound++], STORE_ID_SIZE, "%s", t);
-	}
-	sqlite3_finalize(st);
-
 	char thread[STORE_ID_SIZE] = "";
-	for (size_t k = 0; k < nfound; k++)
-		if (thread[0] == '\0' || strcmp(found[k], thread) < 0)
-			memcpy(thread, found[k], STORE_ID_SIZE);
+	for (size_t k = 0; k < found.count; k++)
+		if (thread[0] == '\0' || strcmp(found.threads[k], thread) < 0)
+			memcpy(thread, found.threads[k], STORE_ID_SIZE);
 	/* a reply whose references are all unknown (or missing) joins the
 	 * thread of its subject */
 	if (thread[0] == '\0' && subject[0] != '\0' && (reply || count > own)) {
-		if (sqlite3_prepare_v2(db, "SELECT thread FROM thread_subjects WHERE user = ?1 AND "
-				       "subject = ?2", -1, &st, NULL) != SQLITE_OK) {
-			fail(db, "prepare", error_r);
+		bool hit;
+		if (fts_thread_subject_get(fts, msg->user, subject, thread, &hit, error_r) < 0)
 			goto out;
-		}
-		sqlite3_bind_text(st, 1, msg->user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    strlen((const char *)sqlite3_column_text(st, 0)) < STORE_ID_SIZE)
-			snprintf(thread, sizeof(thread), "%s", sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+		if (!hit)
+			thread[0] = '\0';
 	}
 	if (thread[0] == '\0')
 		store_id_generate(thread);
-	for (size_t k = 0; k < nfound; k++)
-		if (strcmp(found[k], thread) != 0 &&
-		    merge(db, msg->user, found[k], thread, merged, ctx, error_r) < 0)
+	/* the store's messages first: a crash before the index's tables
+	 * follow finds the same threads again and repeats the merge */
+	for (size_t k = 0; k < found.count; k++) {
+		if (strcmp(found.threads[k], thread) == 0)
+			continue;
+		if (merged != NULL && merged(found.threads[k], thread, ctx) < 0) {
+			*error_r = "thread merge: store update failed";
 			goto out;
-	for (size_t i = 0; i < count; i++)
-		if (exec_bound(db, "INSERT INTO thread_refs (user, ref, thread) VALUES (?1, ?2, ?3) "
-			       "ON CONFLICT (user, ref) DO UPDATE SET thread = excluded.thread",
-			       msg->user, ids[i], thread, error_r) < 0)
+		}
+		if (fts_thread_move(fts, msg->user, found.threads[k], thread, error_r) < 0)
 			goto out;
-	if (subject[0] != '\0' &&
-	    exec_bound(db, "INSERT INTO thread_subjects (user, subject, thread) VALUES (?1, ?2, ?3) "
-		       "ON CONFLICT (user, subject) DO UPDATE SET thread = excluded.thread",
-		       msg->user, subject, thread, error_r) < 0)
+	}
+	if (fts_thread_link(fts, msg->user, thread, ids, count, subject, error_r) < 0)
 		goto out;
 	memcpy(thread_r, thread, STORE_ID_SIZE);
 	ret = 0;

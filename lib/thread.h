@@ -3,7 +3,7 @@
  * else, when it looks like a reply, the thread with its normalised subject;
  * otherwise it starts one. A parent that arrives after its children joins
  * (and merges) their threads, so the indexer repairs ids of messages
- * already stored. The tables live in the full-text index file (lib/fts.h).
+ * already stored. The tables live in the full-text index (lib/fts.h).
  * Not IMAP THREAD (RFC 5256): that orders and nests; this only groups. */
 #ifndef WD_THREAD_H
 #define WD_THREAD_H
@@ -38,8 +38,8 @@ struct thread_message {
  * `to` (the caller updates the store). */
 typedef int thread_merge_cb(const char *from, const char *to, void *ctx);
 
-/* Finds or makes the thread of a message inside an open write transaction
- * of fts, recording its ids and subject; when the message links threads
+/* Finds or makes the thread of a message (inside the indexer's batch of
+ * fts), recording its ids and subject; when the message links threads
  * that were apart, merges them into the one with the smallest id (the
  * oldest, to the second) and calls merged for each
  * one that went away. thread_r: STORE_ID_SIZE bytes. */

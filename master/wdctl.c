@@ -217,6 +217,8 @@ static void usage(FILE *out)
 		"  auth USER SECRET [SERVICE [IP [SCOPE]]]   ask wd-auth (OK/FAIL/TEMPFAIL)\n"
 		"  reindex USER|--all   rebuild the full-text index and threads of a user\n"
 		"           (or of every user), printing progress\n"
+		"  reindex --status USER   the index's backend, the user's indexed messages\n"
+		"           and journal position\n"
 		"  mailbox list USER   path, special use, messages, unseen, size\n"
 		"  quota recalc USER   recount the storage used and correct it\n"
 		"  import-maildir USER DIR   Maildir++ into the user's mailboxes (a re-run\n"
@@ -281,18 +283,18 @@ static void reindex_progress(uint64_t done, uint64_t total, void *ctx)
 	fflush(stdout);
 }
 
-/* wdctl reindex USER|--all: rebuilds on the index file directly, next to a
- * running indexer (both take the index's write lock per user). */
+/* wdctl reindex USER|--all: rebuilds on the index directly, next to a
+ * running indexer (SQLite: both take the index's write lock per user;
+ * MongoDB: both write idempotently, the re-index replaces the user's
+ * documents when it finishes). */
 static int reindex_command(struct config *config, struct store *store, struct pool *pool,
 			   const char *who)
 {
-	char *path = fts_path_from_config(config);
 	struct fts *fts;
 	const char *error;
 	int ret = 1;
-	if (fts_open(path, true, &fts, &error) < 0) {
+	if (fts_open_config(config, true, &fts, &error) < 0) {
 		fprintf(stderr, "wdctl: index: %s\n", error);
-		free(path);
 		return 1;
 	}
 	struct fts_index_stats stats = { 0 };
@@ -336,7 +338,36 @@ static int reindex_command(struct config *config, struct store *store, struct po
 		printf("reindex: %llu messages indexed, %llu thread ids changed\n",
 		       (unsigned long long)stats.indexed, (unsigned long long)stats.threads_changed);
 	fts_close(&fts);
-	free(path);
+	return ret;
+}
+
+/* wdctl reindex --status USER: what the index holds of the user (tests
+ * and operators count documents without the backend's own tools). */
+static int index_status_command(struct config *config, struct store *store, struct pool *pool,
+				const char *who)
+{
+	struct fts *fts;
+	const char *error;
+	char uid[STORE_ID_SIZE];
+	if (user_id_of(store, pool, who, uid) < 0)
+		return 1;
+	if (fts_open_config(config, false, &fts, &error) < 0) {
+		fprintf(stderr, "wdctl: index: %s\n", error);
+		return 1;
+	}
+	uint64_t count;
+	int64_t position;
+	bool found;
+	int ret = 1;
+	if (fts_count(fts, uid, &count, &error) == 0 &&
+	    fts_position_get(fts, uid, &position, &found, &error) == 0) {
+		printf("backend %s\nindexed %llu\nposition %s%lld\n", fts_backend_name(fts),
+		       (unsigned long long)count, found ? "" : "none ", (long long)position);
+		ret = 0;
+	} else {
+		fprintf(stderr, "wdctl: index: %s\n", error);
+	}
+	fts_close(&fts);
 	return ret;
 }
 
@@ -362,6 +393,8 @@ static int store_command(struct config *config, int argc, char **argv)
 	int ret = 2;
 	if (strcmp(cmd, "reindex") == 0 && argc == 2) {
 		ret = reindex_command(config, store, pool, argv[1]);
+	} else if (strcmp(cmd, "reindex") == 0 && argc == 3 && strcmp(sub, "--status") == 0) {
+		ret = index_status_command(config, store, pool, argv[2]);
 	} else if (strcmp(cmd, "user") == 0 && strcmp(sub, "create") == 0 &&
 		   (argc == 4 || argc == 5)) {
 		char *hash = password_hash(&ps, argv[3]);

@@ -46,21 +46,31 @@ def run_check_binary(path, env=None, label=""):
     return max(total - failed, 0), failed
 
 
-def run_store_mongodb(store):
-    """The contract suite again on the FerretDB test server, when built
-    (make mongo-test-server); WD_TEST_MONGODB_URI selects a real mongod."""
+def run_on_mongodb(binaries):
+    """The store contract suite (WD_TEST_STORE) and the index's unit tests
+    (WD_TEST_FTS: lib/fts and lib/thread on the MongoDB backend) again on
+    the FerretDB test server, when built (make mongo-test-server);
+    WD_TEST_MONGODB_URI selects a real mongod."""
+    env = {"WD_TEST_STORE": "mongodb", "WD_TEST_FTS": "mongodb"}
     uri = os.environ.get("WD_TEST_MONGODB_URI")
+    passed = failed = 0
     if uri:
-        return run_check_binary(store, {"WD_TEST_STORE": "mongodb"}, "[mongodb]")
+        for b in binaries:
+            p, f = run_check_binary(b, env, "[mongodb]")
+            passed, failed = passed + p, failed + f
+        return passed, failed
     sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
     import server
     if not server.available():
-        print(f"{os.path.relpath(store, ROOT)} [mongodb]: skipped "
-              "(no build/ferretdb-test: make mongo-test-server)", flush=True)
+        for b in binaries:
+            print(f"{os.path.relpath(b, ROOT)} [mongodb]: skipped "
+                  "(no build/ferretdb-test: make mongo-test-server)", flush=True)
         return 0, 0
     with server.MongoServer() as m:
-        return run_check_binary(store, {"WD_TEST_STORE": "mongodb",
-                                        "WD_TEST_MONGODB_URI": m.uri}, "[mongodb]")
+        for b in binaries:
+            p, f = run_check_binary(b, dict(env, WD_TEST_MONGODB_URI=m.uri), "[mongodb]")
+            passed, failed = passed + p, failed + f
+    return passed, failed
 
 
 def run_unit():
@@ -74,10 +84,12 @@ def run_unit():
         p, f = run_check_binary(b)
         passed += p
         failed += f
+    on_mongodb = [b for b in binaries if os.path.basename(b) in ("test_fts", "test_thread")]
     if os.access(store, os.X_OK):
-        p, f = run_store_mongodb(store)
-        passed += p
-        failed += f
+        on_mongodb.append(store)
+    p, f = run_on_mongodb(on_mongodb)
+    passed += p
+    failed += f
     return passed, failed
 
 

@@ -1,7 +1,9 @@
 /* lib/fts: exact substring answers over folded text (no match across
  * pieces, GLOB characters taken literally, Unicode case), replace and
- * remove, positions, counts, read snapshots; folding and HTML to text;
- * and lib/fts_indexer's extraction of a parsed message. */
+ * remove, re-index passes, positions, counts, read snapshots (SQLite) or
+ * idempotent writes (MongoDB), thread listings and moves; folding and HTML
+ * to text; and lib/fts_indexer's extraction of a parsed message. Runs on
+ * SQLite, and on MongoDB with WD_TEST_FTS=mongodb (fts_test.h). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "buffer.h"
 #include "fts.h"
+#include "fts_test.h"
 #include "fts_indexer.h"
 #include "mime.h"
 #include "mime_text.h"
@@ -27,6 +30,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	fts_test_drop();
 	char cmd[200];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -36,7 +40,7 @@ static struct fts *open_index(void)
 {
 	struct fts *fts;
 	const char *error;
-	ck_assert_msg(fts_open(path, true, &fts, &error) == 0, "%s", error);
+	ck_assert_msg(fts_test_open(path, true, &fts, &error) == 0, "%s", error);
 	return fts;
 }
 
@@ -148,27 +152,48 @@ START_TEST(positions_and_transactions)
 	const char *error;
 	int64_t pos;
 	bool found;
-	ck_assert_int_eq(fts_position_get(fts, "u1", &pos, &found, &error), 0);
-	ck_assert(!found);
-	ck_assert_int_eq(fts_begin(fts, true, &error), 0);
-	ck_assert_int_eq(fts_position_set(fts, "u1", 42, &error), 0);
-	add(fts, "mb1", 1, "u1", "s", "rolled back");
-	fts_rollback(fts);
-	ck_assert_int_eq(fts_position_get(fts, "u1", &pos, &found, &error), 0);
-	ck_assert(!found);
 	uint64_t n;
-	ck_assert_int_eq(fts_count(fts, NULL, &n, &error), 0);
-	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(fts_position_get(fts, "u1", &pos, &found, &error), 0);
+	ck_assert(!found);
+	if (fts_transactional(fts)) {
+		ck_assert_str_eq(fts_backend_name(fts), "sqlite");
+		ck_assert_int_eq(fts_begin(fts, true, &error), 0);
+		ck_assert_int_eq(fts_position_set(fts, "u1", 42, &error), 0);
+		add(fts, "mb1", 1, "u1", "s", "rolled back");
+		fts_rollback(fts);
+		ck_assert_int_eq(fts_position_get(fts, "u1", &pos, &found, &error), 0);
+		ck_assert(!found);
+		ck_assert_int_eq(fts_count(fts, NULL, &n, &error), 0);
+		ck_assert_uint_eq(n, 0);
+	} else {
+		/* a batch is no transaction: what was written stays, and
+		 * writing it again changes nothing */
+		ck_assert_str_eq(fts_backend_name(fts), "mongodb");
+		ck_assert_int_eq(fts_begin(fts, true, &error), 0);
+		add(fts, "mb1", 1, "u1", "s", "kept");
+		fts_rollback(fts);
+		add(fts, "mb1", 1, "u1", "s", "kept");
+		ck_assert_int_eq(fts_count(fts, NULL, &n, &error), 0);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_int_eq(fts_remove(fts, "mb1", 1, &error), 0);
+		ck_assert_int_eq(fts_remove(fts, "mb1", 1, &error), 0);
+		ck_assert_int_eq(fts_count(fts, NULL, &n, &error), 0);
+		ck_assert_uint_eq(n, 0);
+	}
 	ck_assert_int_eq(fts_begin(fts, true, &error), 0);
 	ck_assert_int_eq(fts_position_set(fts, "u1", 42, &error), 0);
 	ck_assert_int_eq(fts_position_set(fts, "u1", 43, &error), 0);
 	ck_assert_int_eq(fts_commit(fts, &error), 0);
 	/* a second handle (another process) sees the committed state */
 	struct fts *reader;
-	ck_assert_int_eq(fts_open(path, false, &reader, &error), 0);
+	ck_assert_int_eq(fts_test_open(path, false, &reader, &error), 0);
 	ck_assert_int_eq(fts_position_get(reader, "u1", &pos, &found, &error), 0);
 	ck_assert(found);
 	ck_assert_int_eq(pos, 43);
+	/* a re-index may set it back: entries after it are applied again */
+	ck_assert_int_eq(fts_position_set(fts, "u1", 40, &error), 0);
+	ck_assert_int_eq(fts_position_get(reader, "u1", &pos, &found, &error), 0);
+	ck_assert_int_eq(pos, 40);
 	ck_assert_int_eq(fts_position_clear(fts, "u1", &error), 0);
 	ck_assert_int_eq(fts_position_get(reader, "u1", &pos, &found, &error), 0);
 	ck_assert(!found);
@@ -177,10 +202,127 @@ START_TEST(positions_and_transactions)
 }
 END_TEST
 
+START_TEST(reindex_pass)
+{
+	struct fts *fts = open_index();
+	const char *error;
+	add(fts, "mb1", 1, "u1", "s", "old one");
+	add(fts, "mb1", 2, "u1", "s", "old two, expunged since");
+	add(fts, "mb9", 1, "u2", "s", "old other user");
+	ck_assert_int_eq(fts_begin(fts, true, &error), 0);
+	ck_assert_int_eq(fts_reindex_start(fts, "u1", &error), 0);
+	add(fts, "mb1", 1, "u1", "s", "new one");
+	add(fts, "mb1", 3, "u1", "s", "new three");
+	ck_assert_int_eq(fts_reindex_finish(fts, "u1", &error), 0);
+	ck_assert_int_eq(fts_commit(fts, &error), 0);
+	uint64_t n;
+	ck_assert_int_eq(fts_count(fts, "u1", &n, &error), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(query(fts, "mb1", FTS_BODY, "new"), "1,3");
+	ck_assert_str_eq(query(fts, "mb1", FTS_BODY, "old"), "");
+	ck_assert_str_eq(query(fts, "mb9", FTS_BODY, "old"), "1");
+	/* adds after the pass are not marked by it and stay */
+	add(fts, "mb1", 4, "u1", "s", "later");
+	ck_assert_int_eq(fts_count(fts, "u1", &n, &error), 0);
+	ck_assert_uint_eq(n, 3);
+	fts_close(&fts);
+}
+END_TEST
+
+/* Adds a message of a thread. */
+static void add_threaded(struct fts *fts, const char *mailbox, uint32_t uid, const char *thread)
+{
+	struct fts_doc doc = { .user = "u1", .message = "m", .thread = thread };
+	doc.fields[FTS_BODY] = "text";
+	const char *error;
+	ck_assert_msg(fts_add(fts, mailbox, uid, &doc, &error) == 0, "%s", error);
+}
+
+static char listed[512];
+
+static int list_row(const struct fts_thread_row *row, void *ctx)
+{
+	int64_t *last = ctx;
+	snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "%s%s=%llu@%s:%u",
+		 listed[0] != '\0' ? " " : "", row->thread, (unsigned long long)row->messages,
+		 row->mailbox, row->uid);
+	*last = row->last;
+	return 0;
+}
+
+static const char *list_threads(struct fts *fts, int64_t cursor, unsigned int limit,
+				int64_t *last_r)
+{
+	const char *error;
+	listed[0] = '\0';
+	ck_assert_msg(fts_threads(fts, "u1", cursor, limit, list_row, last_r, &error) == 0, "%s",
+		      error);
+	return listed;
+}
+
+static char moved[256];
+
+static int doc_row(const char *mailbox, uint32_t uid, void *ctx)
+{
+	snprintf(moved + strlen(moved), sizeof(moved) - strlen(moved), "%s%s:%u",
+		 moved[0] != '\0' ? " " : "", mailbox, uid);
+	return 0;
+}
+
+START_TEST(thread_listing_and_moves)
+{
+	struct fts *fts = open_index();
+	const char *error;
+	int64_t last = 0;
+	add_threaded(fts, "mb1", 1, "ta");
+	add_threaded(fts, "mb1", 2, "tb");
+	add_threaded(fts, "mb1", 3, "ta");
+	add_threaded(fts, "mb2", 1, "tc");
+	/* the thread with the latest indexed message first, with that message */
+	ck_assert_str_eq(list_threads(fts, 0, 10, &last), "tc=1@mb2:1 ta=2@mb1:3 tb=1@mb1:2");
+	ck_assert_str_eq(list_threads(fts, 0, 2, &last), "tc=1@mb2:1 ta=2@mb1:3");
+	ck_assert_str_eq(list_threads(fts, last, 2, &last), "tb=1@mb1:2");
+	/* the message ids of a thread find it; a move takes them along */
+	const char *refs_a[] = { "a1@x", "a2@x" }, *refs_b[] = { "b1@x" };
+	ck_assert_int_eq(fts_thread_link(fts, "u1", "ta", refs_a, 2, "plan", &error), 0);
+	ck_assert_int_eq(fts_thread_link(fts, "u1", "tb", refs_b, 1, "trip", &error), 0);
+	ck_assert_int_eq(fts_thread_link(fts, "u1", "tb", refs_b, 1, "trip", &error), 0);
+	char t[FTS_THREAD_SIZE];
+	bool found;
+	ck_assert_int_eq(fts_thread_subject_get(fts, "u1", "trip", t, &found, &error), 0);
+	ck_assert(found);
+	ck_assert_str_eq(t, "tb");
+	ck_assert_int_eq(fts_thread_subject_get(fts, "u2", "trip", t, &found, &error), 0);
+	ck_assert(!found);
+	moved[0] = '\0';
+	ck_assert_int_eq(fts_thread_docs(fts, "u1", "ta", doc_row, NULL, &error), 0);
+	ck_assert(strcmp(moved, "mb1:1 mb1:3") == 0 || strcmp(moved, "mb1:3 mb1:1") == 0);
+	ck_assert_int_eq(fts_thread_move(fts, "u1", "tb", "ta", &error), 0);
+	ck_assert_int_eq(fts_thread_move(fts, "u1", "tb", "ta", &error), 0); /* again: no-op */
+	moved[0] = '\0';
+	ck_assert_int_eq(fts_thread_docs(fts, "u1", "tb", doc_row, NULL, &error), 0);
+	ck_assert_str_eq(moved, "");
+	ck_assert_str_eq(list_threads(fts, 0, 10, &last), "tc=1@mb2:1 ta=3@mb1:3");
+	fts_close(&fts);
+}
+END_TEST
+
 START_TEST(reader_without_index)
 {
 	struct fts *fts;
 	const char *error;
+	if (fts_test_mongodb()) {
+		/* a database the indexer has not written: nothing is indexed,
+		 * so every message is scanned */
+		ck_assert_int_eq(fts_test_open(path, false, &fts, &error), 0);
+		uint32_t *uids;
+		size_t count;
+		ck_assert_int_eq(fts_indexed(fts, "mb1", &uids, &count, &error), 0);
+		ck_assert_uint_eq(count, 0);
+		free(uids);
+		fts_close(&fts);
+		return;
+	}
 	ck_assert_int_eq(fts_open(path, false, &fts, &error), -1);
 	ck_assert_ptr_nonnull(strstr(error, path));
 	char *p = fts_fold("x", 1, NULL);
@@ -266,13 +408,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("fts");
+	Suite *s = suite_create(fts_test_mongodb() ? "fts [mongodb]" : "fts");
 	TCase *tc = tcase_create("fts");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, exact_substrings);
 	tcase_add_test(tc, usable_strings);
 	tcase_add_test(tc, replace_remove_count);
 	tcase_add_test(tc, positions_and_transactions);
+	tcase_add_test(tc, reindex_pass);
+	tcase_add_test(tc, thread_listing_and_moves);
 	tcase_add_test(tc, reader_without_index);
 	tcase_add_test(tc, fold);
 	tcase_add_test(tc, html_to_text);

@@ -1,6 +1,7 @@
 /* lib/thread: subject normalisation, reference parsing, and thread
  * assignment with children before parents, merges and the subject
- * fallback, on a real index file. */
+ * fallback, on a real index: an SQLite file, or MongoDB with
+ * WD_TEST_FTS=mongodb (fts_test.h). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "fts.h"
+#include "fts_test.h"
 #include "pool.h"
 #include "store.h"
 #include "thread.h"
@@ -88,7 +90,7 @@ START_TEST(assignment)
 	snprintf(path, sizeof(path), "%s/fts.db", dir);
 	struct fts *fts;
 	const char *error;
-	ck_assert_int_eq(fts_open(path, true, &fts, &error), 0);
+	ck_assert_msg(fts_test_open(path, true, &fts, &error) == 0, "%s", error);
 	char c[STORE_ID_SIZE], a[STORE_ID_SIZE], b[STORE_ID_SIZE], x[STORE_ID_SIZE],
 		z[STORE_ID_SIZE], y[STORE_ID_SIZE], d[STORE_ID_SIZE], e[STORE_ID_SIZE],
 		p[STORE_ID_SIZE], o[STORE_ID_SIZE];
@@ -129,7 +131,14 @@ START_TEST(assignment)
 	assign(fts, "u1", NULL, NULL, NULL, NULL, n1);
 	assign(fts, "u1", NULL, NULL, NULL, NULL, n2);
 	ck_assert_str_ne(n1, n2);
+	/* applying a message again (after a crash) changes nothing */
+	char y2[STORE_ID_SIZE];
+	int before = merges;
+	assign(fts, "u1", "<y@t>", "<x@t>", "<x@t>", "Re: Trip", y2);
+	ck_assert_str_eq(y2, y);
+	ck_assert_int_eq(merges, before);
 	fts_close(&fts);
+	fts_test_drop();
 	char cmd[100];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -138,7 +147,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("thread");
+	Suite *s = suite_create(fts_test_mongodb() ? "thread [mongodb]" : "thread");
 	TCase *tc = tcase_create("thread");
 	tcase_add_test(tc, subjects);
 	tcase_add_test(tc, references);
