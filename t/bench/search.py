@@ -5,8 +5,10 @@ INBOX, waits until the indexer has them all, then stops the indexer
 (SIGSTOP) and copies them to a second mailbox, which therefore is not
 indexed and is answered by the scan. Prints p50/p90 of UID SEARCH BODY for
 a rare and a common word in both mailboxes and the ratio (goal: index p50
-< 50 ms on 10,000 messages).
-    BUILD=build python3 t/bench/search.py [--messages 10000] [--runs 30]"""
+< 50 ms on 10,000 messages). --mongodb runs the suite on the FerretDB test
+server (store and index in MongoDB; FerretDB's figures are only indicative
+of a real mongod's).
+    BUILD=build python3 t/bench/search.py [--messages 10000] [--runs 30] [--mongodb]"""
 import argparse
 import os
 import random
@@ -16,9 +18,12 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mongo"))
 from harness import WDCTL, Lines, Suite  # noqa: E402
+import server as mongo_server  # noqa: E402
 
 WORDS = ("mail server index thread search folder message quota delivery report meeting "
          "budget travel invoice project review schedule update backup network").split()
@@ -50,9 +55,17 @@ def main():
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--scan-runs", type=int, default=5)
+    ap.add_argument("--mongodb", action="store_true")
     args = ap.parse_args()
     rng = random.Random(9)
-    suite = Suite(auth=True, indexer=True, imap_workers=1, indexer__poll_interval="1s")
+    mongo = None
+    options = {}
+    if args.mongodb:
+        mongo = mongo_server.MongoServer().start()
+        options = dict(store__driver="mongodb", store__mongodb_uri=mongo.uri,
+                       store__mongodb_database="bench_" + uuid.uuid4().hex[:8])
+    suite = Suite(auth=True, indexer=True, imap_workers=1, indexer__poll_interval="1s",
+                  **options)
     suite.start()
     try:
         r = subprocess.run([WDCTL, "-c", suite.config_path, "user", "create", "bench", "secret",
@@ -81,6 +94,11 @@ def main():
         start = time.time()
 
         def indexed():
+            if args.mongodb:
+                r = subprocess.run([WDCTL, "-c", suite.config_path, "reindex", "--status",
+                                    "bench"], capture_output=True, text=True)
+                st = dict(l.split(" ", 1) for l in r.stdout.splitlines() if " " in l)
+                return int(st.get("indexed", 0))
             try:
                 db = sqlite3.connect(f"file:{suite.fts_path}?mode=ro", uri=True, timeout=10)
                 n = db.execute("SELECT count(*) FROM docs WHERE user = ?", (user_id,)).fetchone()[0]
@@ -90,8 +108,9 @@ def main():
                 return 0
 
         suite.wait_until(lambda: indexed() == args.messages, 1800, "all messages indexed")
-        print(f"indexed in {time.time() - start:.1f}s more; index file "
-              f"{os.path.getsize(suite.fts_path) / 1e6:.1f} MB")
+        print(f"indexed in {time.time() - start:.1f}s more; " +
+              ("index in MongoDB" if args.mongodb else
+               f"index file {os.path.getsize(suite.fts_path) / 1e6:.1f} MB"))
         for pid in suite.worker_pids("indexer"):
             os.kill(pid, signal.SIGSTOP)
         try:
@@ -128,6 +147,8 @@ def main():
                 os.kill(pid, signal.SIGCONT)
     finally:
         suite.close()
+        if mongo is not None:
+            mongo.stop()
 
 
 if __name__ == "__main__":
