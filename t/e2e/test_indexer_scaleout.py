@@ -66,6 +66,9 @@ class IndexerScaleOut(unittest.TestCase):
         options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
                        store__mongodb_database="ixscale_" + uuid.uuid4().hex[:8],
                        redis__address="unix:" + cls.redis_socket,
+                       # one shared SQLite index file that the test reads
+                       # (auto would put the index in MongoDB with the store)
+                       indexer__backend="sqlite",
                        indexer__index_path=cls.fts_path, indexer__shards=SHARDS,
                        indexer__lock_ttl=f"{int(TTL * 1000)}ms", indexer__poll_interval="1s")
         cls.a = cls.b = None
