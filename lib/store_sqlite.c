@@ -249,6 +249,17 @@ static const char *const migrations[] = {
 	"ALTER TABLE webhook_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE webhook_queue ADD COLUMN next_try INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX webhook_queue_due ON webhook_queue (next_try);",
+	/* 6: webhook call ids are never reused, so a sender whose lease ran out
+	 * cannot delete a newer call with its late done(id) */
+	"CREATE TABLE webhook_queue_new (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT,"
+	" url TEXT NOT NULL, event TEXT NOT NULL, payload TEXT, created INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO webhook_queue_new (id, user, url, event, payload, created, attempts,"
+	" next_try) SELECT id, user, url, event, payload, created, attempts, next_try"
+	" FROM webhook_queue;"
+	"DROP TABLE webhook_queue;"
+	"ALTER TABLE webhook_queue_new RENAME TO webhook_queue;"
+	"CREATE INDEX webhook_queue_due ON webhook_queue (next_try);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

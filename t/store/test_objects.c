@@ -425,6 +425,16 @@ START_TEST(webhook_queue)
 	CK_OK(store_webhook_enqueue(env.store, a, "http://h.test/5", "e5", "{}", &err));
 	c = claim(99999, 10, 2, (const char *const[]){ "http://h.test/4", "http://h.test/5" });
 	ck_assert_int_ne(c[0].id, c[1].id);
+	/* ids are never reused, even with the queue emptied: the late done() of
+	 * a sender whose lease ran out must not delete a newer call */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_ne(c[i].id, id1);
+		ck_assert_int_ne(c[i].id, id2);
+		ck_assert_int_ne(c[i].id, id3);
+	}
+	store_webhook_done(env.store, id1, &err);
+	store_webhook_done(env.store, id3, &err);
+	claim(200000, 10, 2, (const char *const[]){ "http://h.test/4", "http://h.test/5" });
 }
 END_TEST
 
