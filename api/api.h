@@ -134,6 +134,19 @@ void api_token_hash(const char *token, char out[65]);
  * check only has to move the token from one hash to the other. */
 void api_token_hash_pending(const char *token, char out[65]);
 
+/* ---- connections (api_conn.c) ---- */
+struct tls_server;
+/* What evhttp may buffer of a body: twice api.max_body_size, at least
+ * 1 MiB more; what lies between gets a JSON 413 from request_cb. */
+uint64_t api_body_cap(long long max_body_size);
+void api_conn_setup(long long max_body_size);
+/* evhttp's bufferevent for a new connection (tls: TLS on top). */
+struct bufferevent *api_conn_new(struct event_base *base, struct tls_server *tls);
+/* True once for a request whose body was cut at api_body_cap(): answer
+ * 413 and close. */
+bool api_conn_body_too_large(struct evhttp_request *req);
+size_t api_conn_count(void);
+
 /* ---- loop routes ---- */
 void api_authenticate(struct api_req *r);
 void api_updates(struct api_req *r);

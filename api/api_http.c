@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "notify.h"
 #include "tls.h"
 #include "webhook.h"
@@ -217,6 +218,7 @@ void api_finish(struct api_req *r)
 	}
 	log_debug("event=api_request method=%d path=%s status=%d", (int)r->route->method,
 		  r->route->path, r->status);
+	metrics_api_request(r->status);
 	evhttp_send_reply(req, r->status, NULL, body);
 	evbuffer_free(body);
 	if (r->notify_user[0] != '\0' && g.notify != NULL)
@@ -461,24 +463,35 @@ static void preflight(struct evhttp_request *req)
 				  "Content-Type, X-Access-Token, Last-Event-ID");
 		evhttp_add_header(out, "Access-Control-Max-Age", "600");
 	}
+	metrics_api_request(204);
 	evhttp_send_reply(req, 204, "No Content", NULL);
 }
 
 static void request_cb(struct evhttp_request *req, void *arg)
 {
-	if (g.stopping) {
-		evhttp_send_error(req, 503, "Shutting down");
-		return;
-	}
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	if (method == EVHTTP_REQ_OPTIONS) {
-		preflight(req);
-		return;
-	}
 	struct api_req *r = xcalloc(1, sizeof(*r));
 	r->req = req;
 	r->route = &error_route;
 	TAILQ_INIT(&r->query);
+	if (api_conn_body_too_large(req)) {
+		/* cut short under evhttp (api_conn.c); the rest is not read */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		api_error(r, 413, "PayloadTooLarge", "The body is larger than %lld bytes",
+			  g.config->api_settings.max_body_size);
+		reply_now(req, r);
+		return;
+	}
+	if (g.stopping) {
+		api_error(r, 503, "ShuttingDown", "Shutting down");
+		reply_now(req, r);
+		return;
+	}
+	if (method == EVHTTP_REQ_OPTIONS) {
+		req_free(r);
+		preflight(req);
+		return;
+	}
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	if (evcon != NULL) {
 		char *host = NULL;
@@ -539,8 +552,8 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	const char *leid = evhttp_find_header(in, "Last-Event-ID");
 	if (leid != NULL)
 		r->last_event_id = xstrdup(leid);
-	/* the body: evhttp reads up to twice the limit (body_cap()), so a body
-	 * over the limit still gets a JSON 413 here */
+	/* the body: evhttp reads up to api_body_cap(), so a body over the
+	 * limit still gets a JSON 413 here */
 	struct evbuffer *inbuf = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(inbuf);
 	if ((long long)len > g.config->api_settings.max_body_size) {
@@ -580,29 +593,29 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 /* ---- the server ---- */
 
+static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
+{
+	return api_conn_new(base, NULL);
+}
+
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
-	SSL *ssl = tls_server_new_ssl(g.tls_server);
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	return api_conn_new(base, g.tls_server);
 }
 
-/* What evhttp itself accepts. libevent 2.1 answers a body over its own
- * limit with an HTML 413 and offers no hook before the body is read (2.2
- * has evhttp_set_newreqcb), so evhttp gets twice api.max_body_size (at
- * least 1 MiB more) and request_cb answers what lies between in JSON;
- * only a Content-Length beyond this gets evhttp's HTML 413, before any
- * body byte is read. */
-static ev_ssize_t body_cap(long long limit)
-{
-	long long extra = limit > (1LL << 20) ? limit : 1LL << 20;
-	return (ev_ssize_t)(limit + extra);
-}
-
-static struct evhttp *http_new(struct event_base *base, const struct config *config)
+/* libevent 2.1 answers a body over evhttp's own limit with an HTML 413
+ * and offers no hook before the body is read (2.2 has
+ * evhttp_set_newreqcb), so every connection's framing is followed under
+ * evhttp (api_conn.c), which ends a request early at api_body_cap() and
+ * has request_cb answer it in JSON; request_cb answers a body between
+ * api.max_body_size and that cap itself. evhttp's own limit lies above,
+ * never reached. */
+static struct evhttp *http_new(struct event_base *base, const struct config *config, bool tls)
 {
 	struct evhttp *http = evhttp_new(base);
-	evhttp_set_max_body_size(http, body_cap(config->api_settings.max_body_size));
+	evhttp_set_max_body_size(http, (ev_ssize_t)(api_body_cap(
+		config->api_settings.max_body_size) + 64 * 1024));
+	evhttp_set_bevcb(http, tls ? tls_bevcb : plain_bevcb, NULL);
 	evhttp_set_max_headers_size(http, 64 * 1024);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
@@ -642,6 +655,7 @@ int api_server_start(struct event_base *base, const struct config *config,
 	if (g.notify == NULL)
 		return -1;
 	g.tls_server = daemon_tls_server();
+	api_conn_setup(config->api_settings.max_body_size);
 	bool tls;
 	int fd;
 	for (int i = 0; (fd = daemon_listener_fd(i, &tls)) >= 0; i++) {
@@ -650,11 +664,8 @@ int api_server_start(struct event_base *base, const struct config *config,
 			return -1;
 		}
 		struct evhttp **http = tls ? &g.tls : &g.plain;
-		if (*http == NULL) {
-			*http = http_new(base, config);
-			if (tls)
-				evhttp_set_bevcb(*http, tls_bevcb, NULL);
-		}
+		if (*http == NULL)
+			*http = http_new(base, config, tls);
 		/* replies leave in several writes: without TCP_NODELAY (which
 		 * accepted sockets inherit on Linux) a keep-alive client's
 		 * delayed ACK stalls every larger reply by 40 ms */

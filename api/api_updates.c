@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 
@@ -284,6 +285,7 @@ static void started(struct api_req *r)
 	evhttp_add_header(out, "Content-Type", "text/event-stream; charset=utf-8");
 	evhttp_add_header(out, "Cache-Control", "no-cache");
 	evhttp_add_header(out, "X-Accel-Buffering", "no");
+	metrics_api_request(200);
 	evhttp_send_reply_start(req, 200, "OK");
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	if (evcon != NULL) {

@@ -24,6 +24,7 @@ static struct {
 	struct config *config;
 	struct event_base *base;
 	struct conn_server *server;
+	size_t own_connections;	/* without a server: what the daemon reports */
 	struct tls_server *tls;
 	unsigned generation;
 	bool stopping, draining;
@@ -76,7 +77,8 @@ static void report_status(void)
 		.pid = (int32_t)getpid(),
 		.generation = d.generation,
 		.available_slots = d.server != NULL ? conn_server_available(d.server) : 0,
-		.connections = d.server != NULL ? (int32_t)conn_server_count(d.server) : 0,
+		.connections = d.server != NULL ? (int32_t)conn_server_count(d.server) :
+			(int32_t)d.own_connections,
 	};
 	if (d.stopping || d.draining) {
 		st.available_slots = 0;
@@ -84,6 +86,12 @@ static void report_status(void)
 	}
 	/* non-blocking: if the master is not reading, a report can be skipped */
 	(void)!write(MASTER_FD_STATUS, &st, sizeof(st));
+}
+
+void daemon_connections_changed(size_t count)
+{
+	d.own_connections = count;
+	report_status();
 }
 
 void daemon_stop(void)

@@ -30,6 +30,9 @@ struct event_base *daemon_event_base(void);
  * that accept connections themselves (wd-api hands them to evhttp); -1
  * past the end. tls_r (may be NULL) tells an implicit-TLS listener. */
 int daemon_listener_fd(int index, bool *tls_r);
+/* Daemons that accept connections themselves report how many are open
+ * (the master's status and connections_current metric). */
+void daemon_connections_changed(size_t count);
 /* The certificates the master handed over, NULL without any. */
 struct tls_server *daemon_tls_server(void);
 /* Ends the event loop soon: after a stop, connections say goodbye first. */

@@ -171,6 +171,12 @@ void metrics_store_error(enum metrics_store_error error)
 		INC(area->store_errors[error]);
 }
 
+void metrics_api_request(int status)
+{
+	if (area != NULL && status >= 100 && status < 600)
+		INC(area->api_requests[status / 100 - 1]);
+}
+
 void metrics_worker_restart(const char *service)
 {
 	int id = metrics_service_id(service);
@@ -248,6 +254,13 @@ void metrics_write(struct buffer *out, const struct metrics_area *a,
 	       "Store calls that failed by a fault of the server, by kind.");
 	labelled(out, "wildduck_store_errors_total", "kind", store_error_names, a->store_errors,
 		 METRICS_STORE_COUNT);
+	static const char *const api_class_names[METRICS_API_CLASS_COUNT] = {
+		"1xx", "2xx", "3xx", "4xx", "5xx",
+	};
+	header(out, "wildduck_api_requests_total", "counter",
+	       "HTTP API replies, by status class.");
+	labelled(out, "wildduck_api_requests_total", "code", api_class_names, a->api_requests,
+		 METRICS_API_CLASS_COUNT);
 	header(out, "wildduck_worker_restarts_total", "counter",
 	       "Workers restarted by the master after they exited, by service.");
 	labelled(out, "wildduck_worker_restarts_total", "service", service_names,

@@ -14,7 +14,7 @@
 #include "buffer.h"
 
 #define METRICS_MAGIC 0x5744534d45545231ULL /* "WDSMETR1" */
-#define METRICS_VERSION 1
+#define METRICS_VERSION 2
 
 /* The services, in config_service_names order. */
 enum metrics_service {
@@ -40,6 +40,9 @@ enum metrics_auth_result {
 
 enum metrics_store_error { METRICS_STORE_TEMPORARY, METRICS_STORE_INTERNAL, METRICS_STORE_COUNT };
 
+/* HTTP API replies by status class: 1xx..5xx. */
+#define METRICS_API_CLASS_COUNT 5
+
 /* Upper bounds of the latency buckets in milliseconds; the last bucket is +Inf. */
 #define METRICS_BUCKETS 8
 extern const unsigned metrics_bucket_ms[METRICS_BUCKETS - 1];
@@ -59,6 +62,7 @@ struct metrics_area {
 	_Atomic uint64_t lmtp_deliveries[METRICS_LMTP_COUNT];
 	_Atomic uint64_t auth_attempts[METRICS_AUTH_COUNT];
 	_Atomic uint64_t store_errors[METRICS_STORE_COUNT];
+	_Atomic uint64_t api_requests[METRICS_API_CLASS_COUNT];
 };
 
 /* Master: creates the memfd (close-on-exec; the supervisor passes it on)
@@ -78,6 +82,7 @@ void metrics_imap_command(const char *name, uint64_t usec);
 void metrics_lmtp_delivery(int code); /* 2xx delivered, 4xx tempfail, else rejected */
 void metrics_auth(enum metrics_auth_result result);
 void metrics_store_error(enum metrics_store_error error);
+void metrics_api_request(int status); /* an HTTP API reply's status */
 void metrics_worker_restart(const char *service);
 
 enum metrics_imap_class metrics_imap_class(const char *name);

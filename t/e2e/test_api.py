@@ -209,7 +209,9 @@ class Basics(ApiBase):
         sock.sendall(b"POST /users HTTP/1.1\r\nHost: x\r\nX-Access-Token: " +
                      self.suite.api_token.encode() + b"\r\nContent-Type: application/json"
                      b"\r\nContent-Length: 10485760\r\n\r\n{")
-        self.assertTrue(sock.recv(4096).startswith(b"HTTP/1.1 413"))
+        data = sock.recv(4096)
+        self.assertTrue(data.startswith(b"HTTP/1.1 413"), data)
+        self.assertIn(b'"code":"PayloadTooLarge"', data)
         sock.close()
         # malformed ids and paths
         alice = self.user("alice")

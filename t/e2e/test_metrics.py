@@ -194,6 +194,51 @@ class Metrics(unittest.TestCase):
         self.assertIn("metrics", r.stdout)
 
 
+class MetricsApi(unittest.TestCase):
+    """wd-api's connections (evhttp's, not lib/conn's) and its replies by
+    status class."""
+
+    def test_api_connections_and_replies(self):
+        with Suite(imap_workers=1, api=True, metrics__listen="127.0.0.1:0") as suite:
+            metrics = suite.address("metrics")
+
+            def scrape():
+                status, _, body = http_get(metrics)
+                self.assertEqual(status, 200)
+                return parse(body)[0]
+
+            def val(samples, name, **labels):
+                return samples[(name, frozenset(labels.items()))]
+
+            before = scrape()
+            self.assertEqual(val(before, "wildduck_connections_current", service="api"), 0)
+            host, port = suite.address("api")
+            token = suite.api_token.encode()
+            reqs = [b"GET /users HTTP/1.1\r\nHost: x\r\nX-Access-Token: " + token + b"\r\n\r\n",
+                    b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /nope HTTP/1.1\r\nHost: x\r\nX-Access-Token: " + token + b"\r\n\r\n"]
+            socks = []
+            for req in reqs:
+                s = socket.create_connection((host, port), timeout=5)
+                socks.append(s)
+                s.sendall(req)
+                self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 "))
+            # kept alive: three open now
+            now = suite.wait_until(
+                lambda: (lambda s: val(s, "wildduck_connections_current", service="api") == 3
+                         and s)(scrape()), 10, "connections_current{api} == 3")
+            d = lambda n, **l: val(now, n, **l) - val(before, n, **l)
+            self.assertEqual(d("wildduck_connections_total", service="api"), 3)
+            self.assertEqual(d("wildduck_api_requests_total", code="2xx"), 1)
+            self.assertEqual(d("wildduck_api_requests_total", code="4xx"), 2)
+            self.assertEqual(d("wildduck_api_requests_total", code="5xx"), 0)
+            for s in socks:
+                s.close()
+            suite.wait_until(
+                lambda: val(scrape(), "wildduck_connections_current", service="api") == 0,
+                10, "connections_current{api} == 0")
+
+
 class MetricsOff(unittest.TestCase):
     def test_no_listener_by_default(self):
         with Suite(imap_workers=1) as suite:

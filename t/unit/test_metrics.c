@@ -77,6 +77,11 @@ START_TEST(shared_and_written)
 	metrics_store_error(METRICS_STORE_TEMPORARY);
 	metrics_worker_restart("pop3");
 	metrics_worker_restart("nonesuch");
+	metrics_api_request(200);
+	metrics_api_request(204);
+	metrics_api_request(413);
+	metrics_api_request(99);
+	metrics_api_request(600);
 
 	uint64_t current[METRICS_SVC_COUNT] = { 3, 0, 0, 0, 1, 0 };
 	struct buffer out = BUFFER_INIT;
@@ -110,14 +115,17 @@ START_TEST(shared_and_written)
 	ck_assert_double_eq(sample(t, "wildduck_auth_attempts_total{result=\"ok\"}"), 0);
 	ck_assert_double_eq(sample(t, "wildduck_store_errors_total{kind=\"temporary\"}"), 1);
 	ck_assert_double_eq(sample(t, "wildduck_worker_restarts_total{service=\"pop3\"}"), 1);
+	ck_assert_double_eq(sample(t, "wildduck_api_requests_total{code=\"2xx\"}"), 2);
+	ck_assert_double_eq(sample(t, "wildduck_api_requests_total{code=\"4xx\"}"), 1);
+	ck_assert_double_eq(sample(t, "wildduck_api_requests_total{code=\"5xx\"}"), 0);
 
 	/* one HELP and one TYPE per family, and nothing but those and samples */
 	ck_assert_int_eq(count_lines(t, "# HELP wildduck_imap_command_duration_seconds "), 1);
 	ck_assert_int_eq(count_lines(t, "# TYPE wildduck_imap_command_duration_seconds histogram"), 1);
-	ck_assert_int_eq(count_lines(t, "# TYPE "), 8);
-	ck_assert_int_eq(count_lines(t, "# HELP "), 8);
-	ck_assert_int_eq(count_lines(t, "# "), 16);
-	ck_assert_int_eq(count_lines(t, "wildduck_"), count_lines(t, "") - 16);
+	ck_assert_int_eq(count_lines(t, "# TYPE "), 9);
+	ck_assert_int_eq(count_lines(t, "# HELP "), 9);
+	ck_assert_int_eq(count_lines(t, "# "), 18);
+	ck_assert_int_eq(count_lines(t, "wildduck_"), count_lines(t, "") - 18);
 	ck_assert(out.len > 0 && t[out.len - 1] == '\n');
 
 	buffer_free(&out);
