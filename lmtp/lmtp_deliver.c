@@ -180,6 +180,27 @@ static int64_t today(void)
 /* A day's forward counter outlives the day a little (clock skew). */
 #define FORWARDS_TTL (86400 + 3600)
 
+/* Active audits of a user that got mail get their own copy, with the
+ * fields the user's copy got; a failure is logged and changes no reply. */
+static void audit_copy(struct store *store, const char *user_id,
+		       const struct message_prepared *prepared, const char *fields)
+{
+	char inboxes[AUDIT_MAX_TARGETS][STORE_ID_SIZE];
+	unsigned int count = audit_targets(store, user_id, (int64_t)time(NULL), inboxes);
+	struct message_append_opts opts = { 0 };
+	for (unsigned int i = 0; i < count; i++) {
+		struct store_append_result res;
+		const char *error;
+		if (store_message_append_prepared(store, inboxes[i], prepared,
+						  (const unsigned char *)fields, strlen(fields),
+						  &opts, &res, &error) < 0)
+			log_error("event=audit_copy_failed user=%s mailbox=%s error=\"%s\"",
+				  user_id, inboxes[i], error);
+		else
+			log_info("event=audit_copy user=%s message=%s", user_id, res.id);
+	}
+}
+
 /* A forward target that is a local address gets the copy in its INBOX,
  * with the loop header; no filters, forwards or autoreplies of its own
  * (so a local copy cannot loop). 0 if it was local and handled. */
@@ -221,6 +242,7 @@ static int forward_local(struct store *store, struct pool *pool, struct lmtp_dat
 	else {
 		log_info("event=forwarded_local from=%s user=%s message=%s", me, res.user, ar.id);
 		wake_later(job, res.user);
+		audit_copy(store, res.user, prepared, fields);
 	}
 	return 0;
 }
@@ -379,31 +401,6 @@ static void autoreply(struct store *store, struct pool *pool, struct lmtp_data_j
 	buffer_free(&msg);
 }
 
-/* Active audits of the recipient get their own copy, with the fields the
- * user's copy got; a failure is logged and changes no reply. */
-static void audit_copy(struct store *store, struct pool *pool, const struct lmtp_data_job *job,
-		       const struct lmtp_rcpt *rcpt, const struct message_prepared *prepared)
-{
-	char inboxes[AUDIT_MAX_TARGETS][STORE_ID_SIZE];
-	unsigned int count = audit_targets(store, rcpt->user, (int64_t)time(NULL), inboxes);
-	if (count == 0)
-		return;
-	const char *fields = pool_printf(pool, "Delivered-To: %s\r\nReturn-Path: <%s>\r\n",
-					 rcpt->address, job->mail_from);
-	struct message_append_opts opts = { 0 };
-	for (unsigned int i = 0; i < count; i++) {
-		struct store_append_result res;
-		const char *error;
-		if (store_message_append_prepared(store, inboxes[i], prepared,
-						  (const unsigned char *)fields, strlen(fields),
-						  &opts, &res, &error) < 0)
-			log_error("event=audit_copy_failed user=%s mailbox=%s error=\"%s\"",
-				  rcpt->user, inboxes[i], error);
-		else
-			log_info("event=audit_copy user=%s message=%s", rcpt->user, res.id);
-	}
-}
-
 static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned int i,
 			const struct message_prepared *prepared, struct filter_message *fm)
 {
@@ -476,7 +473,9 @@ static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned
 			  res.id, spam && actions.mailbox == NULL ? " (Junk)" : "");
 	}
 	/* what follows never changes the reply: the message is stored */
-	audit_copy(store, pool, job, rcpt, prepared);
+	audit_copy(store, rcpt->user, prepared,
+		   pool_printf(pool, "Delivered-To: %s\r\nReturn-Path: <%s>\r\n", rcpt->address,
+			       job->mail_from));
 	queue_webhooks(store, job, rcpt, &actions, fm, message_id);
 	forward(store, pool, job, prepared, rcpt, user, &actions, fm);
 	if (!spam)

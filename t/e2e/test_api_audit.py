@@ -169,6 +169,24 @@ class Audit(unittest.TestCase):
         st, r = self.api.delete(f"/audit/{audit}")
         self.assertEqual(st, 404, r)
 
+    def test_local_forward_is_audited(self):
+        src, dst = self.user("auditfwdsrc"), self.user("auditfwddst")
+        st, r = self.api.post(f"/users/{src}/filters", {
+            "query": {"subject": "hand over"},
+            "action": {"targets": ["auditfwddst@example.test"]}})
+        self.assertEqual(st, 200, r)
+        st, r = self.api.post("/audit", {"user": dst, "expires": iso(time.time() + 600)})
+        self.assertEqual(st, 200, r)
+        audit = r["id"]
+        time.sleep(CACHE + 0.3)
+        self.deliver("auditfwdsrc@example.test", message("hand over", "For the boss.\r\n"))
+        st, r = self.api.get(f"/audit/{audit}")
+        self.assertEqual((st, r["messages"]), (200, 1), r)
+        st, data, _ = self.api.get(f"/audit/{audit}/export.mbox", raw=True)
+        self.assertIn(b"\nDelivered-To: auditfwddst@example.test\n", data)
+        self.assertIn(b"\nX-WildDuck-Forwarded-By: auditfwdsrc@example.test\n", data)
+        self.assertEqual(self.api.delete(f"/audit/{audit}")[0], 200)
+
     def test_roles_and_bad_input(self):
         uid = self.user("auditroles")
         now = time.time()
