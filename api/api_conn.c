@@ -64,6 +64,7 @@ struct api_conn {
 static struct {
 	struct api_conn *list;
 	size_t count;
+	size_t too_large;	/* connections with too_large set */
 	uint64_t cap;
 } ac;
 
@@ -137,6 +138,7 @@ static void cut(struct api_conn *c, struct evbuffer *dst, const char *ending)
 {
 	evbuffer_add(dst, ending, strlen(ending));
 	c->too_large = true;
+	ac.too_large++;
 	c->state = FS_CUT;
 	log_info("event=api_body_too_large limit=%llu", (unsigned long long)ac.cap);
 }
@@ -362,6 +364,8 @@ static void conn_free(void *ctx)
 	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
 	evbuffer_remove_cb_entry(bufferevent_get_output(c->under), c->under_out_cb);
 	event_free(c->flush);
+	if (c->too_large)
+		ac.too_large--;
 	free(c);
 	ac.count--;
 	daemon_connections_changed(ac.count);
@@ -407,11 +411,15 @@ void api_conn_setup(long long max_body_size)
 
 bool api_conn_body_too_large(struct evhttp_request *req)
 {
+	if (ac.too_large == 0)
+		return false;	/* the usual case: no list walk */
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	for (struct api_conn *c = ac.list; bev != NULL && c != NULL; c = c->next) {
 		if (c->bev == bev) {
 			bool ret = c->too_large;
+			if (ret)
+				ac.too_large--;
 			c->too_large = false;
 			return ret;
 		}
