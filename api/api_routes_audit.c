@@ -122,7 +122,7 @@ static void audit_create_route(struct store *store, struct api_req *r)
 	/* after the object exists, so what arrives from now on is wd-lmtp's to
 	 * copy once it reloads its list (settings_cache) */
 	unsigned int copied = 0, failed = 0;
-	if (audit_copy_existing(store, &a, &copied, &failed, &error) < 0)
+	if (audit_copy_existing(store, &a, 0, &copied, &failed, &error) < 0)
 		log_warn("event=audit_import_failed audit=%s error=\"%s\"", a.id, error);
 	log_info("event=audit_created audit=%s user=%s copied=%u failed=%u", a.id, a.user,
 		 copied, failed);

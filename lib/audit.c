@@ -116,17 +116,49 @@ int audit_inbox(struct store *store, const struct audit *a, char id_r[STORE_ID_S
 	return ret;
 }
 
+void audit_source_flag(const char *message_id, char flag_r[64])
+{
+	snprintf(flag_r, 64, AUDIT_SOURCE_FLAG "%s", message_id);
+}
+
 struct existing {
 	const struct audit *audit;
+	int64_t since;
 	char (*ids)[STORE_ID_SIZE];
 	int64_t *idates;
 	size_t count;
 };
 
+/* The sources of the copies an audit store holds, sorted. */
+struct sources {
+	char (*ids)[STORE_ID_SIZE];
+	size_t count;
+};
+
+static int sources_cb(const struct store_message *msg, void *context)
+{
+	struct sources *s = context;
+	size_t plen = strlen(AUDIT_SOURCE_FLAG);
+	for (unsigned int i = 0; i < msg->flags_count; i++) {
+		const char *f = msg->flags[i];
+		if (strncmp(f, AUDIT_SOURCE_FLAG, plen) != 0 ||
+		    strlen(f + plen) != STORE_ID_SIZE - 1)
+			continue;
+		s->ids = xrealloc(s->ids, (s->count + 1) * sizeof(*s->ids));
+		memcpy(s->ids[s->count++], f + plen, STORE_ID_SIZE);
+	}
+	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static int existing_cb(const struct store_message *msg, void *context)
 {
 	struct existing *e = context;
-	if (!audit_covers(e->audit, msg->idate))
+	if (!audit_covers(e->audit, msg->idate) || msg->idate < e->since)
 		return 0;
 	e->ids = xrealloc(e->ids, (e->count + 1) * sizeof(*e->ids));
 	e->idates = xrealloc(e->idates, (e->count + 1) * sizeof(*e->idates));
@@ -136,13 +168,19 @@ static int existing_cb(const struct store_message *msg, void *context)
 	return 0;
 }
 
-int audit_copy_existing(struct store *store, const struct audit *a, unsigned int *copied_r,
-			unsigned int *failed_r, const char **error_r)
+int audit_copy_existing(struct store *store, const struct audit *a, int64_t since,
+			unsigned int *copied_r, unsigned int *failed_r, const char **error_r)
 {
 	*copied_r = *failed_r = 0;
 	char inbox[STORE_ID_SIZE];
 	if (audit_inbox(store, a, inbox, error_r) < 0)
 		return -1;
+	struct sources have = { 0 };
+	if (store_message_list(store, inbox, NULL, 0, sources_cb, &have, error_r) < 0) {
+		free(have.ids);
+		return -1;
+	}
+	qsort(have.ids, have.count, sizeof(*have.ids), id_cmp);
 	struct pool *pool = pool_create(4096);
 	struct store_mailbox *boxes;
 	unsigned int count;
@@ -151,7 +189,7 @@ int audit_copy_existing(struct store *store, const struct audit *a, unsigned int
 		return -1;
 	}
 	/* every mailbox's list first: no store call inside a list callback */
-	struct existing e = { .audit = a };
+	struct existing e = { .audit = a, .since = since };
 	int ret = 0;
 	for (unsigned int i = 0; i < count && ret == 0; i++)
 		ret = store_message_list(store, boxes[i].id, NULL, 0, existing_cb, &e, error_r);
@@ -159,7 +197,14 @@ int audit_copy_existing(struct store *store, const struct audit *a, unsigned int
 	for (size_t i = 0; i < e.count && ret == 0; i++) {
 		const char *error;
 		struct store_append_result res;
-		struct message_append_opts opts = { .idate = e.idates[i] };
+		if (have.count > 0 &&
+		    bsearch(e.ids[i], have.ids, have.count, sizeof(*have.ids), id_cmp) != NULL)
+			continue;
+		char flag[64];
+		audit_source_flag(e.ids[i], flag);
+		const char *flags[1] = { flag };
+		struct message_append_opts opts = { .idate = e.idates[i], .flags = flags,
+						    .flags_count = 1 };
 		buffer_truncate(&raw, 0);
 		if (message_rebuild(store, e.ids[i], &raw, &error) < 0 ||
 		    store_message_append_raw(store, inbox, raw.data, raw.len, &opts, &res,
@@ -175,6 +220,7 @@ int audit_copy_existing(struct store *store, const struct audit *a, unsigned int
 	buffer_free(&raw);
 	free(e.ids);
 	free(e.idates);
+	free(have.ids);
 	pool_destroy(&pool);
 	return ret;
 }
@@ -235,6 +281,16 @@ void audit_invalidate(void)
 	pthread_mutex_unlock(&cache.lock);
 }
 
+static bool seen_before(const char *id)
+{
+	bool seen = false;
+	pthread_mutex_lock(&cache.lock);
+	for (unsigned int i = 0; i < cache.count && !seen; i++)
+		seen = strcmp(cache.items[i].audit.id, id) == 0;
+	pthread_mutex_unlock(&cache.lock);
+	return seen;
+}
+
 static int load(struct store *store, struct active **items_r, unsigned int *count_r)
 {
 	(void)audit_purge_expired(store, (int64_t)time(NULL));
@@ -248,6 +304,9 @@ static int load(struct store *store, struct active **items_r, unsigned int *coun
 		return -1;
 	}
 	struct active *items = xcalloc(count + 1, sizeof(*items));
+	/* an audit older than this was in every list read since (or the
+	 * process did not run yet): nothing to catch up */
+	int64_t recent = (int64_t)time(NULL) - settings_cache_msecs() / 1000 - 60;
 	for (unsigned int i = 0; i < count; i++) {
 		if (audit_from_object(&objs[i], &items[n].audit) < 0)
 			continue;
@@ -255,6 +314,15 @@ static int load(struct store *store, struct active **items_r, unsigned int *coun
 			log_warn("event=audit_store_missing audit=%s error=\"%s\"", objs[i].id, error);
 			continue;
 		}
+		/* new to this process: what it delivered (or others did) since
+		 * the audit began, while its list did not hold it yet */
+		const struct audit *a = &items[n].audit;
+		unsigned int copied, failed;
+		if (a->created >= recent && !seen_before(a->id) &&
+		    audit_copy_existing(store, a, a->created - 1, &copied, &failed, &error) == 0 &&
+		    copied + failed > 0)
+			log_info("event=audit_catch_up audit=%s copied=%u failed=%u", a->id, copied,
+				 failed);
 		n++;
 	}
 	pool_destroy(&pool);

@@ -18,6 +18,10 @@
 #define AUDIT_KIND "audit"
 /* Audits of one user that copy one delivery at most. */
 #define AUDIT_MAX_TARGETS 16
+/* A copy carries the keyword AUDIT_SOURCE_FLAG + the id of the user's
+ * message it copies, so that no message is copied twice (the flags are
+ * not in the exported bytes). */
+#define AUDIT_SOURCE_FLAG "$AuditSource_"
 
 struct audit {
 	char id[STORE_ID_SIZE];
@@ -40,9 +44,12 @@ bool audit_is_store_user(const char *user_settings);
  * object cannot be added. */
 int audit_create(struct store *store, struct audit *a, const char **error_r);
 /* Copies the messages of the audited user already stored (all mailboxes)
- * whose INTERNALDATE the audit covers into its store, byte for byte. */
-int audit_copy_existing(struct store *store, const struct audit *a, unsigned int *copied_r,
-			unsigned int *failed_r, const char **error_r);
+ * whose INTERNALDATE the audit covers and is at least since into its
+ * store, byte for byte, leaving out those it holds a copy of already. */
+int audit_copy_existing(struct store *store, const struct audit *a, int64_t since,
+			unsigned int *copied_r, unsigned int *failed_r, const char **error_r);
+/* The source keyword of a copy of message_id. */
+void audit_source_flag(const char *message_id, char flag_r[64]);
 /* Removes the audit store with its messages, then the audit object. */
 int audit_remove(struct store *store, const struct audit *a, const char **error_r);
 /* Removes the audits expired at now; returns how many. */
@@ -53,8 +60,10 @@ int audit_inbox(struct store *store, const struct audit *a, char id_r[STORE_ID_S
 
 /* The INBOXes of the audit stores that take a copy of mail user_id gets
  * at now, at most AUDIT_MAX_TARGETS; from a per-process list of audits
- * read at most once per settings_cache (expired audits are purged when
- * it is read). */
+ * read at most once per settings_cache. When it is read, expired audits
+ * are purged, and for an audit this process had not seen yet the mail
+ * delivered since its creation is copied (audit_copy_existing()): what
+ * arrived while the list was stale. */
 unsigned int audit_targets(struct store *store, const char *user_id, int64_t now,
 			   char inboxes_r[AUDIT_MAX_TARGETS][STORE_ID_SIZE]);
 /* Forgets the cached list (after this process changed the audits). */

@@ -180,22 +180,43 @@ static int64_t today(void)
 /* A day's forward counter outlives the day a little (clock skew). */
 #define FORWARDS_TTL (86400 + 3600)
 
-/* Active audits of a user that got mail get their own copy, with the
- * fields the user's copy got; a failure is logged and changes no reply. */
-static void audit_copy(struct store *store, const char *user_id,
-		       const struct message_prepared *prepared, const char *fields)
-{
+/* The audits of a user that gets mail: asked before the user's append,
+ * since a reload of the list may copy what the user has (a catch-up) and
+ * must not find this message there yet. */
+struct audit_set {
 	char inboxes[AUDIT_MAX_TARGETS][STORE_ID_SIZE];
-	unsigned int count = audit_targets(store, user_id, (int64_t)time(NULL), inboxes);
+	unsigned int count;
+};
+
+static void audit_lookup(struct store *store, const char *user_id, struct audit_set *set)
+{
+	set->count = audit_targets(store, user_id, (int64_t)time(NULL), set->inboxes);
+}
+
+/* Each audit gets its own copy, with the fields the user's copy got; a
+ * failure is logged and changes no reply. */
+static void audit_copy(struct store *store, const struct audit_set *set, const char *user_id,
+		       const char *message_id, const struct message_prepared *prepared,
+		       const char *fields)
+{
+	/* tagged with the user's copy, if it was stored (not for a message a
+	 * filter discarded), so that a catch-up does not copy it again */
+	char flag[64];
+	const char *flags[1] = { flag };
 	struct message_append_opts opts = { 0 };
-	for (unsigned int i = 0; i < count; i++) {
+	if (message_id[0] != '\0') {
+		audit_source_flag(message_id, flag);
+		opts.flags = flags;
+		opts.flags_count = 1;
+	}
+	for (unsigned int i = 0; i < set->count; i++) {
 		struct store_append_result res;
 		const char *error;
-		if (store_message_append_prepared(store, inboxes[i], prepared,
+		if (store_message_append_prepared(store, set->inboxes[i], prepared,
 						  (const unsigned char *)fields, strlen(fields),
 						  &opts, &res, &error) < 0)
 			log_error("event=audit_copy_failed user=%s mailbox=%s error=\"%s\"",
-				  user_id, inboxes[i], error);
+				  user_id, set->inboxes[i], error);
 		else
 			log_info("event=audit_copy user=%s message=%s", user_id, res.id);
 	}
@@ -233,6 +254,8 @@ static int forward_local(struct store *store, struct pool *pool, struct lmtp_dat
 					 me);
 	struct message_append_opts opts = { .append_flags = STORE_APPEND_CHECK_QUOTA };
 	struct store_append_result ar;
+	struct audit_set audits;
+	audit_lookup(store, res.user, &audits);
 	if (inbox == NULL)
 		log_error("event=forward_local_failed user=%s error=\"no INBOX\"", res.user);
 	else if (store_message_append_prepared(store, inbox, prepared,
@@ -242,7 +265,7 @@ static int forward_local(struct store *store, struct pool *pool, struct lmtp_dat
 	else {
 		log_info("event=forwarded_local from=%s user=%s message=%s", me, res.user, ar.id);
 		wake_later(job, res.user);
-		audit_copy(store, res.user, prepared, fields);
+		audit_copy(store, &audits, res.user, ar.id, prepared, fields);
 	}
 	return 0;
 }
@@ -428,6 +451,8 @@ static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned
 	}
 	struct filter_actions actions;
 	filter_apply(pool, filters, filters_count, fm, &actions);
+	struct audit_set audits;
+	audit_lookup(store, rcpt->user, &audits);
 	bool spam = actions.spam >= 0 ? actions.spam == 1 : fm->spam;
 	const char *message_id = "";
 	if (actions.delete_message) {
@@ -473,7 +498,7 @@ static void deliver_one(struct store *store, struct lmtp_data_job *job, unsigned
 			  res.id, spam && actions.mailbox == NULL ? " (Junk)" : "");
 	}
 	/* what follows never changes the reply: the message is stored */
-	audit_copy(store, rcpt->user, prepared,
+	audit_copy(store, &audits, rcpt->user, message_id, prepared,
 		   pool_printf(pool, "Delivered-To: %s\r\nReturn-Path: <%s>\r\n", rcpt->address,
 			       job->mail_from));
 	queue_webhooks(store, job, rcpt, &actions, fm, message_id);

@@ -256,6 +256,53 @@ class Audit(unittest.TestCase):
                               what="wd-lmtp removes the expired audit")
 
 
+class AuditStaleList(unittest.TestCase):
+    """A worker whose list of audits is stale when an audit starts copies
+    what it delivered meanwhile once it reloads the list (settings_cache 3s
+    here), and no message twice."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
+                          auth__bcrypt_cost=4, settings_cache="3s")
+        cls.suite.start()
+        cls.api = Api(*cls.suite.address("api"), cls.suite.api_token)
+        cls.lmtp_addr = cls.suite.address("lmtp")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.suite.close()
+
+    make_user = Audit.user
+    deliver = Audit.deliver
+
+    def test_catch_up(self):
+        uid = self.make_user("stale")
+        a = message("stale a", "Before the audit.\r\n")
+        t0 = time.monotonic()
+        self.deliver("stale@example.test", a)  # wd-lmtp reads its list: no audits
+        st, r = self.api.post("/audit", {"user": uid, "expires": iso(time.time() + 600)})
+        self.assertEqual((st, r.get("import")), (200, {"copied": 1, "failed": 0}), r)
+        audit = r["id"]
+        b = message("stale b", "While the list is stale.\r\n")
+        self.deliver("stale@example.test", b)
+        self.assertLess(time.monotonic() - t0, 2.5, "too slow to test a stale list")
+        st, r = self.api.get(f"/audit/{audit}")
+        self.assertEqual(r["messages"], 1, "b was copied before the list was reloaded")
+        while time.monotonic() < t0 + 3.3:
+            time.sleep(0.05)
+        c = message("stale c", "After the reload.\r\n")
+        self.deliver("stale@example.test", c)
+        st, data, _ = self.api.get(f"/audit/{audit}/export.mbox", raw=True)
+        self.assertEqual(st, 200)
+        exported = mboxrd_split(data)
+        self.assertEqual(len(exported), 3, exported)
+        for raw, sent in zip(exported, (a, b, c)):
+            self.assertTrue(raw.endswith(sent.replace(b"\r\n", b"\n")), raw)
+        self.assertIn(f"event=audit_catch_up audit={audit} copied=1 failed=0",
+                      self.suite.log_text())
+
+
 @unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
 class AuditMongo(Audit):
     """The same on the MongoDB driver (FerretDB test server)."""
