@@ -188,6 +188,12 @@ static void user_list(struct store *store, struct api_req *r)
 		pool_destroy(&pool);
 		return;
 	}
+	/* the hidden stores of /audit are not counted either (one per audit) */
+	struct store_object *audits;
+	unsigned int audits_count;
+	if (store_object_list(store, AUDIT_KIND, NULL, NULL, pool, &audits, &audits_count,
+			      &error) == 0)
+		total = total > audits_count ? total - audits_count : 0;
 	bool more = count > limit;
 	if (more)
 		count = limit;

@@ -145,10 +145,11 @@ class Audit(unittest.TestCase):
         # Delivered-To/Return-Path as in the user's copy: the From_ line
         self.assertTrue(data.startswith(b"From sender@remote.test "), data[:80])
 
-        # the hidden store is not listed as a user
+        # the hidden store is not listed as a user, nor counted
         st, r = self.api.get("/users?limit=250")
         self.assertEqual(st, 200, r)
         self.assertFalse([u for u in r["results"] if u["username"].startswith("audit:")])
+        self.assertEqual(r["total"], len(r["results"]))
 
         # the audit outlives the audited user
         st, r = self.api.delete(f"/users/{uid}")
