@@ -180,7 +180,8 @@ int audit_copy_existing(struct store *store, const struct audit *a, int64_t sinc
 		free(have.ids);
 		return -1;
 	}
-	qsort(have.ids, have.count, sizeof(*have.ids), id_cmp);
+	if (have.count > 1)
+		qsort(have.ids, have.count, sizeof(*have.ids), id_cmp);
 	struct pool *pool = pool_create(4096);
 	struct store_mailbox *boxes;
 	unsigned int count;
