@@ -444,7 +444,10 @@ static void reader_key_make(void)
 struct fts *fts_thread_reader(const struct config *config)
 {
 	static __thread time_t next_try;
-	if (config == NULL || !config->indexer.enabled)
+	/* a shared index (mongodb) is read even where this host runs no
+	 * indexer: another host's keeps it */
+	if (config == NULL ||
+	    (!config->indexer.enabled && strcmp(fts_backend_from_config(config), "sqlite") == 0))
 		return NULL;
 	pthread_once(&reader_once, reader_key_make);
 	struct fts *fts = pthread_getspecific(reader_key);

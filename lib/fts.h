@@ -124,9 +124,10 @@ char *fts_fold(const char *text, size_t len, size_t *len_r);
 void fts_html_text(const char *html, size_t len, struct buffer *out);
 
 /* This thread's read handle on the index of config, opened on first use
- * and closed when the thread exits; NULL when the indexer is off or has
- * not made the file yet (tried again every few seconds). For store
- * threads of IMAP and the API. */
+ * and closed when the thread exits; NULL when the indexer is off (sqlite:
+ * a mongodb index is shared, so it is read where indexer.enabled is false
+ * too) or the index cannot be opened (tried again every few seconds). For
+ * store threads of IMAP and the API. */
 struct fts *fts_thread_reader(const struct config *config);
 
 /* One thread of a user: its id, how many indexed messages it has, and

@@ -307,6 +307,38 @@ START_TEST(thread_listing_and_moves)
 }
 END_TEST
 
+START_TEST(too_big_to_index)
+{
+	struct fts *fts = open_index();
+	const char *error;
+	size_t n = 7 * 1024 * 1024;
+	char *big = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char)('a' + (i * 7 + i / 26) % 26);
+	big[n] = '\0';
+	memcpy(big + n / 2, "needle", 6);
+	add(fts, "mb1", 1, "u1", "small", "needle in a small one");
+	add(fts, "mb1", 2, "u1", "big", big);
+	free(big);
+	uint32_t *uids;
+	size_t count;
+	ck_assert_int_eq(fts_indexed(fts, "mb1", &uids, &count, &error), 0);
+	if (fts_test_mongodb()) {
+		/* no room in a document: left to the scan, which finds it */
+		ck_assert_uint_eq(count, 1);
+		ck_assert_str_eq(query(fts, "mb1", FTS_BODY, "needle"), "1");
+	} else {
+		ck_assert_uint_eq(count, 2);
+		ck_assert_str_eq(query(fts, "mb1", FTS_BODY, "needle"), "1,2");
+	}
+	free(uids);
+	uint64_t total;
+	ck_assert_int_eq(fts_count(fts, "u1", &total, &error), 0);
+	ck_assert_uint_eq(total, 2);
+	fts_close(&fts);
+}
+END_TEST
+
 START_TEST(reader_without_index)
 {
 	struct fts *fts;
@@ -411,12 +443,14 @@ int main(void)
 	Suite *s = suite_create(fts_test_mongodb() ? "fts [mongodb]" : "fts");
 	TCase *tc = tcase_create("fts");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60); /* too_big_to_index folds and indexes 7 MB */
 	tcase_add_test(tc, exact_substrings);
 	tcase_add_test(tc, usable_strings);
 	tcase_add_test(tc, replace_remove_count);
 	tcase_add_test(tc, positions_and_transactions);
 	tcase_add_test(tc, reindex_pass);
 	tcase_add_test(tc, thread_listing_and_moves);
+	tcase_add_test(tc, too_big_to_index);
 	tcase_add_test(tc, reader_without_index);
 	tcase_add_test(tc, fold);
 	tcase_add_test(tc, html_to_text);
