@@ -365,7 +365,10 @@ static int mongodb_add(struct fts *fts, const char *mailbox_id, uint32_t uid,
 	bool skip = total > DOC_TEXT_MAX || g.count > DOC_GRAMS_MAX;
 	bson_t filter = BSON_INITIALIZER, rep = BSON_INITIALIZER;
 	BSON_APPEND_UTF8(&filter, "_id", id);
-	append_str(&filter, "user", doc->user); /* the shard key */
+	/* the shard key: an upsert on a sharded collection needs it (it
+	 * costs FerretDB a collection scan, ~15 ms -> ~200 ms per add at 500
+	 * documents; a real server uses the _id index) */
+	append_str(&filter, "user", doc->user);
 	append_str(&rep, "user", doc->user);
 	BSON_APPEND_UTF8(&rep, "mailbox", mailbox_id);
 	BSON_APPEND_INT64(&rep, "uid", uid);
