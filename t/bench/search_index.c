@@ -107,6 +107,11 @@ int main(int argc, char **argv)
 		printf("%s: %-22s %6zu hits  p50 %8.1f ms  p90 %8.1f ms\n", backend,
 		       q == 0 ? "fts_indexed" : queries[q], hits, t[runs / 2],
 		       t[runs * 9 / 10 > 0 ? runs * 9 / 10 - 1 : 0]);
+		if (q > 0)
+			printf("BENCH {\"name\": \"index query %s (%s, %d msgs)\", \"p50\": %.2f, "
+			       "\"p99\": %.2f, \"ops\": %.0f, \"baseline\": \"adds/s\"}\n",
+			       queries[q], backend, messages, t[runs / 2], t[runs - 1],
+			       messages / (added / 1e3));
 		free(t);
 	}
 	fts_close(&fts);
