@@ -492,6 +492,28 @@ int store_forwarded_set(struct store *store, const char *address, const char *co
 int store_forwarded_get(struct store *store, const char *address, struct pool *pool,
 			const char **address_r, const char *const **targets_r,
 			unsigned int *count_r, const char **error_r);
+/* The same by the API's id: add refuses an address already forwarded
+ * (EXISTS) and gives the new id; update replaces the targets (count >= 1)
+ * keeping the id; list gives all of them ordered by the bytes of their
+ * address as it was set. */
+struct store_forwarded {
+	char id[STORE_ID_SIZE];
+	const char *address;
+	const char *const *targets;
+	unsigned int count;
+	int64_t created;
+};
+int store_forwarded_add(struct store *store, const char *address, const char *const *targets,
+			unsigned int count, char id_r[STORE_ID_SIZE], const char **error_r);
+int store_forwarded_get_id(struct store *store, const char *id, struct pool *pool,
+			   struct store_forwarded *fwd_r, const char **error_r);
+int store_forwarded_update_id(struct store *store, const char *id,
+			      const char *const *targets, unsigned int count,
+			      const char **error_r);
+int store_forwarded_delete_id(struct store *store, const char *id, const char **error_r);
+int store_forwarded_list(struct store *store, struct pool *pool,
+			 struct store_forwarded **list_r, unsigned int *count_r,
+			 const char **error_r);
 
 /* Adds delta to a named counter and returns its new value. A counter
  * starts at 0 and is forgotten ttl_secs after it was created, like a
@@ -580,6 +602,15 @@ int store_user_list(struct store *store, const char *after_id, bool backwards,
 		    unsigned int limit, struct pool *pool, struct store_user **users_r,
 		    unsigned int *count_r, const char **error_r);
 int store_user_count(struct store *store, uint64_t *count_r, const char **error_r);
+/* The addresses of all users (not forwarded ones) in address order (bytes
+ * of the normalised address), at most limit (1..1000): after after (NULL:
+ * from the first) ascending, or with backwards before it descending (for a
+ * "previous" page). domain (NULL: any) keeps one domain's addresses, query
+ * (NULL: any) those containing it; both are normalised first. */
+int store_address_page(struct store *store, const char *domain, const char *query,
+		       const char *after, bool backwards, unsigned int limit,
+		       struct pool *pool, struct store_address **addresses_r,
+		       unsigned int *count_r, const char **error_r);
 
 /* At most limit messages of the mailbox with uid in [first, last], newest
  * (highest uid) first when descending, each passed to callback as in
@@ -645,6 +676,9 @@ int store_object_get(struct store *store, const char *kind, const char *id, stru
 		     struct store_object **object_r, const char **error_r);
 int store_object_delete(struct store *store, const char *kind, const char *id,
 			const char **error_r);
+/* Replaces the doc of an object, keeping its id, key and created. */
+int store_object_update(struct store *store, const char *kind, const char *id,
+			const char *doc, const char **error_r);
 
 /* A queued webhook call (store_webhook_enqueue()). */
 struct store_webhook_call {

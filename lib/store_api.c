@@ -3,8 +3,13 @@
  * and debug logging, then the driver. Token hashes are never logged. */
 #include "store_driver.h"
 
+#include "address.h"
 #include "log.h"
 #include "pool.h"
+
+#include <stdlib.h>
+#include <unicase.h>
+#include <uninorm.h>
 
 #include <string.h>
 
@@ -50,6 +55,38 @@ int store_user_list(struct store *store, const char *after_id, bool backwards,
 		return store_call_reject(store, op, STORE_ERR_INVALID, "bad limit", error_r);
 	return store_call_end(store, op, store->driver->user_list(store, after_id, backwards, limit, pool,
 						       users_r, count_r), error_r);
+}
+
+int store_address_page(struct store *store, const char *domain, const char *query,
+		       const char *after, bool backwards, unsigned int limit,
+		       struct pool *pool, struct store_address **addresses_r,
+		       unsigned int *count_r, const char **error_r)
+{
+	const char *op = "address_page";
+	store_call_begin(store, op, domain != NULL ? domain : query);
+	CHECK_DRIVER(address_page);
+	*addresses_r = NULL;
+	*count_r = 0;
+	if (limit == 0 || limit > LIST_LIMIT_MAX)
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad limit", error_r);
+	if (domain != NULL && address_normalize_domain(pool, domain, &domain, error_r) < 0)
+		return store_call_reject(store, op, STORE_ERR_INVALID, "bad domain", error_r);
+	if (query != NULL && query[0] == '\0')
+		query = NULL;
+	if (query != NULL) {
+		/* the stored addresses are NFC and lower case: so is the query */
+		size_t len = 0;
+		uint8_t *low = u8_tolower((const uint8_t *)query, strlen(query), NULL,
+					  UNINORM_NFC, NULL, &len);
+		if (low == NULL)
+			return store_call_reject(store, op, STORE_ERR_INVALID, "bad query", error_r);
+		query = pool_strndup(pool, (const char *)low, len);
+		free(low);
+	}
+	return store_call_end(store, op, store->driver->address_page(store, domain, query, after,
+								      backwards, limit, pool,
+								      addresses_r, count_r),
+			      error_r);
 }
 
 int store_user_count(struct store *store, uint64_t *count_r, const char **error_r)

@@ -130,6 +130,11 @@ struct store_driver {
 			 unsigned int limit, struct pool *pool, struct store_user **users_r,
 			 unsigned int *count_r);
 	int (*user_count)(struct store *store, uint64_t *count_r);
+	/* may be NULL; domain and query normalised, either may be NULL */
+	int (*address_page)(struct store *store, const char *domain, const char *query,
+			    const char *after, bool backwards, unsigned int limit,
+			    struct pool *pool, struct store_address **addresses_r,
+			    unsigned int *count_r);
 	int (*message_page)(struct store *store, const char *mailbox_id, uint32_t first,
 			    uint32_t last, bool descending, unsigned int limit,
 			    store_message_cb *callback, void *context);
@@ -154,6 +159,8 @@ struct store_driver {
 	int (*object_get)(struct store *store, const char *kind, const char *id,
 			  struct pool *pool, struct store_object **object_r);
 	int (*object_delete)(struct store *store, const char *kind, const char *id);
+	int (*object_update)(struct store *store, const char *kind, const char *id,
+			     const char *doc);
 	int (*webhook_claim)(struct store *store, int64_t now, int64_t lease_secs,
 			     unsigned int limit, struct pool *pool,
 			     struct store_webhook_call **calls_r, unsigned int *count_r);

@@ -660,6 +660,46 @@ static int mongodb_address_wildcards(struct store *store, const char *domain, st
 	return ret;
 }
 
+/* query as a regular expression matching itself */
+static const char *regex_quote(struct pool *pool, const char *query)
+{
+	size_t len = strlen(query);
+	char *out = pool_alloc(pool, len * 2 + 1), *p = out;
+	for (const char *q = query; *q != '\0'; q++) {
+		if (strchr("\\^$.|?*+()[]{}", *q) != NULL)
+			*p++ = '\\';
+		*p++ = *q;
+	}
+	*p = '\0';
+	return out;
+}
+
+static int mongodb_address_page(struct store *store, const char *domain, const char *query,
+				const char *after, bool backwards, unsigned int limit,
+				struct pool *pool, struct store_address **addresses_r,
+				unsigned int *count_r)
+{
+	bson_t filter = BSON_INITIALIZER, cond;
+	if (domain != NULL)
+		BSON_APPEND_UTF8(&filter, "domain", domain);
+	if (query != NULL || after != NULL) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "address", &cond);
+		if (query != NULL)
+			BSON_APPEND_REGEX(&cond, "$regex", regex_quote(pool, query), "");
+		if (after != NULL)
+			BSON_APPEND_UTF8(&cond, backwards ? "$lt" : "$gt", after);
+		bson_append_document_end(&filter, &cond);
+	}
+	bson_t *opts = BCON_NEW("sort", "{", "address", BCON_INT32(backwards ? -1 : 1), "}",
+				"limit", BCON_INT64(limit));
+	int ret = address_docs(store, &filter, opts, pool, addresses_r, count_r);
+	bson_destroy(&filter);
+	bson_destroy(opts);
+	if (ret == 0 && *count_r > limit)
+		*count_r = limit;
+	return ret;
+}
+
 static int mongodb_address_delete(struct store *store, const char *address)
 {
 	bson_t *filter = BCON_NEW("address", BCON_UTF8(address), "main", "{", "$ne",
@@ -731,6 +771,7 @@ const struct store_driver store_driver_mongodb = {
 	.address_add = mongodb_address_add,
 	.address_delete = mongodb_address_delete,
 	.address_list = mongodb_address_list,
+	.address_page = mongodb_address_page,
 	.address_find = mongodb_address_find,
 	.address_wildcards = mongodb_address_wildcards,
 	.domain_alias_add = mongodb_domain_alias_add,
@@ -766,6 +807,7 @@ const struct store_driver store_driver_mongodb = {
 	.object_add = mongo_object_add,
 	.object_list = mongo_object_list,
 	.object_get = mongo_object_get,
+	.object_update = mongo_object_update,
 	.object_delete = mongo_object_delete,
 	.webhook_claim = mongo_webhook_claim,
 	.webhook_done = mongo_webhook_done,

@@ -260,6 +260,8 @@ int mongo_object_list(struct store *store, const char *kind, const char *user_id
 int mongo_object_get(struct store *store, const char *kind, const char *id,
 		     struct pool *pool, struct store_object **object_r);
 int mongo_object_delete(struct store *store, const char *kind, const char *id);
+int mongo_object_update(struct store *store, const char *kind, const char *id,
+			const char *doc);
 int mongo_webhook_enqueue(struct store *store, const char *user_id, const char *url,
 			  const char *event, const char *payload);
 int mongo_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,

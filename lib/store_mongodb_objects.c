@@ -178,6 +178,22 @@ int mongo_object_delete(struct store *store, const char *kind, const char *id)
 	return ret;
 }
 
+int mongo_object_update(struct store *store, const char *kind, const char *id,
+			const char *doc)
+{
+	bson_oid_t oid;
+	mongo_oid(&oid, id);
+	bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "kind", BCON_UTF8(kind));
+	bson_t *update = BCON_NEW("$set", "{", "doc", BCON_UTF8(doc), "}");
+	int64_t matched = 0;
+	int ret = mongo_update(store, kind_col(kind), filter, update, false, false, &matched);
+	bson_destroy(filter);
+	bson_destroy(update);
+	if (ret == 0 && matched == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such %s", kind);
+	return ret;
+}
+
 int mongo_objects_user_delete(struct store *store, const bson_oid_t *user)
 {
 	static const enum mongo_col cols[] = {

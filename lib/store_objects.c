@@ -94,6 +94,21 @@ int store_object_delete(struct store *store, const char *kind, const char *id,
 	return store_call_end(store, op, store->driver->object_delete(store, kind, id), error_r);
 }
 
+int store_object_update(struct store *store, const char *kind, const char *id,
+			const char *doc, const char **error_r)
+{
+	static const char op[] = "object_update";
+	BEGIN(op, id, store->driver->object_update);
+	INVALID(op, !kind_ok(kind) || doc == NULL || strnlen(doc, DOC_MAX + 1) > DOC_MAX,
+		"bad object");
+	if (id == NULL || !store_id_valid(id)) {
+		store_set_error(store, STORE_ERR_NOT_FOUND, "no such id");
+		return store_call_end(store, op, -1, error_r);
+	}
+	return store_call_end(store, op, store->driver->object_update(store, kind, id, doc),
+			      error_r);
+}
+
 int store_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 			unsigned int limit, struct pool *pool, struct store_webhook_call **calls_r,
 			unsigned int *count_r, const char **error_r)

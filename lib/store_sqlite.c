@@ -817,6 +817,39 @@ static int sqlite_address_list(struct store *store, const char *user_id, struct 
 	return address_rows(store, STMT_ADDRESS_LIST, user_id, pool, addresses_r, count_r);
 }
 
+static int sqlite_address_page(struct store *store, const char *domain, const char *query,
+			       const char *after, bool backwards, unsigned int limit,
+			       struct pool *pool, struct store_address **addresses_r,
+			       unsigned int *count_r)
+{
+	char sql[512];
+	/* instr(), not LIKE: the query's % and _ are plain characters */
+	snprintf(sql, sizeof(sql), "SELECT " ADDRESS_COLS " FROM addresses WHERE "
+		 "(?1 IS NULL OR domain = ?1) AND (?2 IS NULL OR instr(address, ?2) > 0) AND "
+		 "(?3 IS NULL OR address %s ?3) ORDER BY address %s LIMIT ?4",
+		 backwards ? "<" : ">", backwards ? "DESC" : "ASC");
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, sql);
+	if (stmt == NULL)
+		return -1;
+	sqlite_bind_text(stmt, 1, domain);
+	sqlite_bind_text(stmt, 2, query);
+	sqlite_bind_text(stmt, 3, after);
+	sqlite3_bind_int(stmt, 4, (int)limit);
+	struct store_address *list = pool_alloc(pool, limit * sizeof(*list));
+	unsigned int count = 0;
+	int rc;
+	while (count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		address_row(pool, stmt, &list[count++]);
+	if (count == limit)
+		rc = SQLITE_DONE;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sqlite_fail(store, rc, "address page");
+	*addresses_r = list;
+	*count_r = count;
+	return 0;
+}
+
 static int sqlite_address_wildcards(struct store *store, const char *domain,
 				    struct pool *pool, struct store_address **addresses_r,
 				    unsigned int *count_r)
@@ -898,6 +931,7 @@ const struct store_driver store_driver_sqlite = {
 	.address_list = sqlite_address_list,
 	.address_find = sqlite_address_find,
 	.address_wildcards = sqlite_address_wildcards,
+	.address_page = sqlite_address_page,
 	.domain_alias_add = sqlite_domain_alias_add,
 	.domain_alias_delete = sqlite_domain_alias_delete,
 	.domain_alias_get = sqlite_domain_alias_get,
@@ -932,6 +966,7 @@ const struct store_driver store_driver_sqlite = {
 	.object_add = sqlite_object_add,
 	.object_list = sqlite_object_list,
 	.object_get = sqlite_object_get,
+	.object_update = sqlite_object_update,
 	.object_delete = sqlite_object_delete,
 	.webhook_claim = sqlite_webhook_claim,
 	.webhook_done = sqlite_webhook_done,

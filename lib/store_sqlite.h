@@ -120,6 +120,8 @@ int sqlite_object_list(struct store *store, const char *kind, const char *user_i
 int sqlite_object_get(struct store *store, const char *kind, const char *id,
 		      struct pool *pool, struct store_object **object_r);
 int sqlite_object_delete(struct store *store, const char *kind, const char *id);
+int sqlite_object_update(struct store *store, const char *kind, const char *id,
+			 const char *doc);
 int sqlite_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 			 unsigned int limit, struct pool *pool,
 			 struct store_webhook_call **calls_r, unsigned int *count_r);

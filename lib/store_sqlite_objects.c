@@ -147,6 +147,19 @@ int sqlite_object_delete(struct store *store, const char *kind, const char *id)
 	return run(store, stmt, "object delete", true);
 }
 
+int sqlite_object_update(struct store *store, const char *kind, const char *id,
+			 const char *doc)
+{
+	sqlite3_stmt *stmt = sqlite_prepare_once(store, "UPDATE api_objects SET doc = ?3 "
+				     "WHERE kind = ?1 AND id = ?2");
+	if (stmt == NULL)
+		return -1;
+	sqlite_bind_text(stmt, 1, kind);
+	sqlite_bind_text(stmt, 2, id);
+	sqlite_bind_text(stmt, 3, doc);
+	return run(store, stmt, "object update", true);
+}
+
 int sqlite_webhook_claim(struct store *store, int64_t now, int64_t lease_secs,
 			 unsigned int limit, struct pool *pool,
 			 struct store_webhook_call **calls_r, unsigned int *count_r)

@@ -71,6 +71,7 @@ Suite *suite_auth(void);
 Suite *suite_api(void);
 Suite *suite_capabilities(void);
 Suite *suite_objects(void);
+Suite *suite_addresses(void);
 
 /* MongoDB server features a test may need (test_capabilities.c). */
 enum contract_cap {

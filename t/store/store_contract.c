@@ -172,6 +172,7 @@ int main(void)
 	srunner_add_suite(sr, suite_api());
 	srunner_add_suite(sr, suite_capabilities());
 	srunner_add_suite(sr, suite_objects());
+	srunner_add_suite(sr, suite_addresses());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
