@@ -81,6 +81,7 @@ extern const struct api_route api_routes_webhooks[];
 extern const struct api_route api_routes_keys[];
 extern const struct api_route api_routes_settings[];
 extern const struct api_route api_routes_audit[];
+extern const struct api_route api_routes_addresses[];
 /* All tables, NULL-terminated (the router and `wd-api --routes`). */
 extern const struct api_route *const api_route_tables[];
 

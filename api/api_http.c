@@ -35,7 +35,7 @@
 const struct api_route *const api_route_tables[] = {
 	api_routes_users, api_routes_mailboxes, api_routes_messages, api_routes_account,
 	api_routes_extra, api_routes_webhooks, api_routes_keys, api_routes_settings,
-	api_routes_audit, NULL,
+	api_routes_audit, api_routes_addresses, NULL,
 };
 
 static struct {
