@@ -96,6 +96,7 @@ struct indexer_shards {
 	unsigned int instances;
 	bool busy;		/* a tick's chain awaits a reply */
 	bool confirmed;		/* a heartbeat has been answered since the start */
+	int64_t created;
 	bool trouble;		/* a failure was logged; log the recovery */
 	bool stopping;
 	unsigned int releases_pending;
@@ -210,7 +211,7 @@ static void chain_failed(struct indexer_shards *s, const char *step, const char 
 	s->busy = false;
 	if (s->stopping)
 		return;
-	if (!s->trouble || !s->confirmed)
+	if (!s->trouble)
 		log_warn("event=indexer_shards_unconfirmed step=%s error=\"%s\" held=%u "
 			 "(their users are not indexed once the locks cannot be proved held)",
 			 step, error, count_held(s));
@@ -422,7 +423,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct indexer_shards *s = arg;
 	drop_lapsed(s);
-	arm(s, s->confirmed ? s->ttl / 3 : STARTUP_RETRY_MSECS);
+	/* quick retries while starting, until Redis answers or for one ttl */
+	bool starting = !s->confirmed && now_msecs() - s->created < s->ttl;
+	arm(s, starting ? STARTUP_RETRY_MSECS : s->ttl / 3);
 	if (s->busy)
 		return;	/* the last chain still waits; the Redis timeout ends it */
 	struct request *r = request_new(s, 0);
@@ -431,7 +434,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	r->sent = now_msecs();
 	if (redis_command_argv(s->redis, heartbeat_cb, r, 8, argv, NULL) < 0) {
 		free(r);
-		if (s->confirmed)
+		if (!starting)
 			chain_failed(s, "heartbeat", "Redis not connected");
 		return;
 	}
@@ -479,6 +482,7 @@ struct indexer_shards *indexer_shards_create(struct event_base *base,
 		atomic_init(&s->valid_until[i], 0);
 	s->held = xcalloc(s->count, sizeof(bool));
 	s->releasing = xcalloc(s->count, sizeof(bool));
+	s->created = now_msecs();
 	s->tick_ev = evtimer_new(base, tick_cb, s);
 	arm(s, 0);
 	log_info("event=indexer_shards_started instance=%s shards=%u lock_ttl_ms=%u", s->token,

@@ -3,7 +3,8 @@
  * (each on its own event base, in one process) split them and never both
  * claim one; a stalled instance stops claiming before the other takes
  * over; Redis going away stops all claims and its return brings them
- * back; instances with different shard counts do not share. */
+ * back, as does its first appearance after a start without it; instances
+ * with different shard counts do not share. */
 #include <check.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -325,6 +326,22 @@ START_TEST(redis_outage_stops_claims)
 }
 END_TEST
 
+START_TEST(redis_down_at_start)
+{
+	struct instance a, none = { 0 };
+	server_stop();
+	start(&a, 8, "inst-a");
+	double until = now_ms() + 2 * TTL;
+	while (now_ms() < until) {
+		run(a.base, 10);
+		ck_assert_uint_eq(indexer_shards_held(a.s), 0);
+	}
+	server_start();
+	ck_assert(run_both(&a, &none, true, false, 8, a_holds_all, 8000));
+	stop(&a);
+}
+END_TEST
+
 START_TEST(shard_count_mismatch)
 {
 	struct instance a, b, none = { 0 };
@@ -354,6 +371,7 @@ static Suite *shards_suite(void)
 	tcase_add_test(tc, two_instances_balance);
 	tcase_add_test(tc, stalled_instance_expires);
 	tcase_add_test(tc, redis_outage_stops_claims);
+	tcase_add_test(tc, redis_down_at_start);
 	tcase_add_test(tc, shard_count_mismatch);
 	suite_add_tcase(s, tc);
 	return s;
