@@ -306,9 +306,13 @@ static enum bufferevent_filter_result filter_in(struct evbuffer *src, struct evb
 						enum bufferevent_flush_mode mode, void *ctx)
 {
 	struct api_conn *c = ctx;
+	size_t src_before = evbuffer_get_length(src), dst_before = evbuffer_get_length(dst);
 	while (frame_step(c, src, dst))
 		;
-	return BEV_OK;
+	/* libevent calls again while the input is not empty and we say OK:
+	 * an incomplete header line left there would spin the loop */
+	return evbuffer_get_length(dst) != dst_before || evbuffer_get_length(src) != src_before ?
+	       BEV_OK : BEV_NEED_MORE;
 }
 
 /* ---- output ---- */
