@@ -4,21 +4,54 @@ mail for one to its targets, a local target's copy in its INBOX and a
 remote one in the outbound spool), their conflicts and bad input, and the
 domain-wide listing GET /addresses paged through 120 addresses (user,
 wildcard and forwarded ones) exactly once each, forwards and back, with
-its domain and query filters. Root only: a user token gets 403."""
+its domain and query filters. Root only: a user token gets 403. The same
+again on the MongoDB store driver (the FerretDB test server) when built."""
 import glob
 import os
 import smtplib
 import sys
 import unittest
 import urllib.parse
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_api import ApiBase, simple_message  # noqa: E402
+from harness import ROOT, Suite  # noqa: E402
+from test_api import Api, ApiBase, simple_message  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
+import server as mongo_server  # noqa: E402
 
 NOBODY = "0" * 24
 
 
 class AddressesBase(ApiBase):
+    on_mongodb = False
+    mongo = None
+
+    @classmethod
+    def setUpClass(cls):
+        options = {}
+        if cls.on_mongodb:
+            cls.mongo = mongo_server.MongoServer().start()
+            options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
+                           store__mongodb_database="addr_" + uuid.uuid4().hex[:8])
+        cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
+                          auth__bcrypt_cost=4, **options)
+        try:
+            cls.suite.start()
+        except Exception:
+            cls.tearDownClass()
+            raise
+        cls.host, cls.port = cls.suite.address("api")
+        cls.api = Api(cls.host, cls.port, cls.suite.api_token)
+        cls.users = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.suite.close()
+        if cls.mongo is not None:
+            cls.mongo.stop()
+
     def spool(self):
         return set(glob.glob(os.path.join(self.suite.spool, "new", "*.eml")))
 
@@ -264,6 +297,20 @@ class Listing(AddressesBase):
                   "next=61&previous=61"):
             st, r = self.api.get("/addresses?" + q)
             self.assertEqual((st, r.get("code")), (400, "InputValidationError"), q)
+
+
+ON_MONGODB = unittest.skipUnless(mongo_server.available(),
+                                 "no build/ferretdb-test (make mongo-test-server)")
+
+
+@ON_MONGODB
+class ForwardedMongo(Forwarded):
+    on_mongodb = True
+
+
+@ON_MONGODB
+class ListingMongo(Listing):
+    on_mongodb = True
 
 
 if __name__ == "__main__":
