@@ -63,27 +63,36 @@ void lmtp_rcpt_job_run(void *thread_ctx, void *arg)
 		set_reply(job->pool, &job->reply, 452, "4.5.3 Too many recipients");
 		return;
 	}
-	if (store_address_resolve(store, job->address, job->pool, &res, &error) < 0) {
+	int resolved = store_address_resolve(store, job->address, job->pool, &res, &error);
+	if (resolved < 0 && store_last_error(store) != STORE_ERR_NOT_FOUND) {
+		set_reply(job->pool, &job->reply, 451, "4.3.0 Temporary lookup failure");
+		return;
+	}
+	/* a forwarded address is a real address: it comes before a user's
+	 * wildcard of its domain, as in WildDuck's one addresses collection */
+	if (resolved < 0 || res.match == STORE_ADDRESS_MATCH_PREFIX ||
+	    res.match == STORE_ADDRESS_MATCH_WILDCARD) {
 		const char *const *targets, *stored = NULL;
 		unsigned int count = 0;
-		if (store_last_error(store) != STORE_ERR_NOT_FOUND) {
+		if (store_forwarded_get(store, job->address, job->pool, &stored, &targets,
+					&count, &error) < 0 &&
+		    store_last_error(store) == STORE_ERR_TEMPORARY) {
 			set_reply(job->pool, &job->reply, 451, "4.3.0 Temporary lookup failure");
-		} else if (store_forwarded_get(store, job->address, job->pool, &stored, &targets,
-					       &count, &error) < 0 &&
-			   store_last_error(store) == STORE_ERR_TEMPORARY) {
-			set_reply(job->pool, &job->reply, 451, "4.3.0 Temporary lookup failure");
-		} else if (count == 0) {
-			/* also a driver without forwarded addresses (MongoDB) */
-			set_reply(job->pool, &job->reply, 550, "5.1.1 <%s> No such user here",
-				  job->address);
-		} else {
+			return;
+		}
+		if (count > 0) {
 			/* a forwarded address: no user, only targets */
 			job->user[0] = '\0';
 			job->matched = stored;
 			set_reply(job->pool, &job->reply, 250, "2.1.5 <%s> Recipient OK (forwarded)",
 				  job->address);
+			return;
 		}
-		return;
+		if (resolved < 0) {
+			set_reply(job->pool, &job->reply, 550, "5.1.1 <%s> No such user here",
+				  job->address);
+			return;
+		}
 	}
 	if (store_user_get(store, res.user, job->pool, &user, &error) < 0) {
 		if (store_last_error(store) == STORE_ERR_NOT_FOUND)

@@ -133,15 +133,21 @@ class Forwarded(AddressesBase):
             st, r = self.api.post("/addresses/forwarded", {
                 "address": address, "targets": ["y@elsewhere.test"]})
             self.assertEqual((st, r.get("code")), (409, "AddressExistsError"), address)
-        # a wildcard of the domain is no conflict: the real address is more specific
+        # a wildcard of the domain is no conflict: the real address is more
+        # specific, and LMTP delivers it to the targets, the rest to the wildcard
         uid = self.user("catchall")
+        target = self.user("wildtarget")
         st, r = self.api.post(f"/users/{uid}/addresses", {"address": "*@wild.test"})
         self.assertEqual(st, 200, r)
         st, r = self.api.post("/addresses/forwarded", {
-            "address": "someone@wild.test", "targets": ["y@elsewhere.test"]})
+            "address": "someone@wild.test", "targets": ["wildtarget@example.test"]})
         self.assertEqual(st, 200, r)
         st, r = self.api.get(f"/addresses/forwarded/{r['id']}")
         self.assertEqual(r["address"], "someone@wild.test")
+        self.assertEqual(self.deliver("some.one+tag@wild.test", "for someone"), {})
+        self.assertEqual(self.deliver("anyone@wild.test", "for anyone"), {})
+        self.assertEqual(self.subjects(target), ["for someone"])
+        self.assertEqual(self.subjects(uid), ["for anyone"])
 
     def test_bad_input_and_unknown_ids(self):
         post = lambda body: self.api.post("/addresses/forwarded", body)  # noqa: E731
