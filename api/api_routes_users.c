@@ -1,6 +1,7 @@
 /* Users and addresses: /users, /users/:user, /users/:user/addresses. */
 #include "api.h"
 
+#include "address.h"
 #include "audit.h"
 #include "password.h"
 #include "pool.h"
@@ -129,6 +130,33 @@ static json_t *user_json(const struct store_user *u, bool full)
 	return out;
 }
 
+/* An address that is already forwarded (/addresses/forwarded) cannot also
+ * be a user's: it would take the forwarded address's mail. True with the
+ * reply set when it is (409) or the lookup failed. */
+static bool address_forwarded(struct store *store, struct api_req *r, const char *address)
+{
+	struct pool *pool = pool_create(512);
+	const char *const *targets, *error;
+	unsigned int count = 0;
+	bool refused = false;
+	if (address == NULL || address_is_wildcard(address)) {
+		pool_destroy(&pool);
+		return false;
+	}
+	if (store_forwarded_get(store, address, pool, NULL, &targets, &count, &error) < 0) {
+		/* a malformed address: store_address_add() says why */
+		if (store_last_error(store) == STORE_ERR_TEMPORARY) {
+			api_store_error(r, store, error, "AddressNotFound");
+			refused = true;
+		}
+	} else if (count > 0) {
+		api_error(r, 409, "AddressExistsError", "This address is already forwarded");
+		refused = true;
+	}
+	pool_destroy(&pool);
+	return refused;
+}
+
 static void user_create(struct store *store, struct api_req *r)
 {
 	struct pool *pool = pool_create(1024);
@@ -154,7 +182,9 @@ static void user_create(struct store *store, struct api_req *r)
 		u.settings = settings_with_name(pool, NULL, name);
 	char id[STORE_ID_SIZE];
 	const char *error;
-	if (store_user_create(store, &u, id, &error) < 0) {
+	if (address_forwarded(store, r, u.address)) {
+		/* the reply is set */
+	} else if (store_user_create(store, &u, id, &error) < 0) {
 		api_store_error(r, store, error, "UserNotFound");
 	} else {
 		api_ok(r, json_pack("{s:s}", "id", id));
@@ -377,7 +407,7 @@ static void address_add(struct store *store, struct api_req *r)
 {
 	const char *user_id = api_param(r, "user"), *error;
 	const char *address = api_json_str(r->body, "address");
-	if (!user_exists(store, r))
+	if (!user_exists(store, r) || address_forwarded(store, r, address))
 		return;
 	if (store_address_add(store, user_id, address, api_json_bool(r->body, "main", false),
 			      &error) < 0) {

@@ -133,6 +133,18 @@ class Forwarded(AddressesBase):
             st, r = self.api.post("/addresses/forwarded", {
                 "address": address, "targets": ["y@elsewhere.test"]})
             self.assertEqual((st, r.get("code")), (409, "AddressExistsError"), address)
+        # and the other way round: a forwarded address cannot become a user's
+        uid = self.user("taken")
+        st, r = self.api.post(f"/users/{uid}/addresses", {"address": "d.up@example.test"})
+        self.assertEqual((st, r.get("code")), (409, "AddressExistsError"))
+        st, r = self.api.post("/users", {"username": "dupuser", "password": "secret pw",
+                                         "address": "Dup@Example.test"})
+        self.assertEqual((st, r.get("code")), (409, "AddressExistsError"))
+        self.assertEqual(self.api.get("/addresses?query=dup")[1]["results"][0]["forwarded"],
+                         True)
+        self.assertEqual(len(self.api.get("/addresses?query=dup")[1]["results"]), 1)
+        st, r = self.api.post(f"/users/{uid}/addresses", {"address": "taken.two@example.test"})
+        self.assertEqual(st, 200, r)
         # a wildcard of the domain is no conflict: the real address is more
         # specific, and LMTP delivers it to the targets, the rest to the wildcard
         uid = self.user("catchall")
