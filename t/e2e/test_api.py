@@ -1136,6 +1136,7 @@ class IndexedSearch(ApiBase):
         self.assertEqual(t[0]["message"], last)
         self.assertTrue(t[0]["date"])
         st, r = self.api.get(f"/users/{uid}/threads?limit=1")
+        self.assertEqual(st, 200, (r, self.suite.log_text()[-3000:]))
         self.assertEqual(len(r["results"]), 1)
         self.assertTrue(r["nextCursor"])
         st, r2 = self.api.get(f"/users/{uid}/threads?limit=1&next={r['nextCursor']}")
