@@ -260,6 +260,24 @@ static const char *const migrations[] = {
 	"DROP TABLE webhook_queue;"
 	"ALTER TABLE webhook_queue_new RENAME TO webhook_queue;"
 	"CREATE INDEX webhook_queue_due ON webhook_queue (next_try);",
+	/* 7: journal positions are never reused. Deleting a mailbox deletes its
+	 * journal rows; when they were the newest, the next entry (the mailbox
+	 * deletion itself) got one of their ids, at or below positions that
+	 * followers (wd-indexer, the API's event stream) already had, so they
+	 * skipped it. Ids used before this step and deleted since are not
+	 * known: the sequence starts well past the highest one left. */
+	"CREATE TABLE journal_new (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" mailbox TEXT NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,"
+	" command INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	" message TEXT, flags TEXT, created INTEGER NOT NULL);"
+	"INSERT INTO journal_new SELECT id, mailbox, command, uid, modseq, message, flags, created"
+	" FROM journal;"
+	"DELETE FROM sqlite_sequence WHERE name = 'journal_new';"
+	"INSERT INTO sqlite_sequence (name, seq) SELECT 'journal_new', coalesce(max(id), 0) + 1000000"
+	" FROM journal_new;"
+	"DROP TABLE journal;"
+	"ALTER TABLE journal_new RENAME TO journal;"
+	"CREATE INDEX journal_mailbox_modseq ON journal (mailbox, modseq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

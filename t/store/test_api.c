@@ -172,6 +172,27 @@ START_TEST(journal_mailbox_changes)
 }
 END_TEST
 
+/* A follower at the newest position must see what comes next, even when
+ * the newest entries go with their deleted mailbox. */
+START_TEST(journal_positions_not_reused)
+{
+	char u[STORE_ID_SIZE], inbox[STORE_ID_SIZE], d[STORE_ID_SIZE];
+	contract_user("jreuse", u);
+	contract_mailbox(u, "INBOX", inbox);
+	CK_OK(store_mailbox_create(env.store, u, "Doomed", STORE_SPECIAL_NONE, d, &err));
+	contract_append(env.store, d, 100, "", NULL, 0);
+	contract_append(env.store, d, 100, "", NULL, 0);
+	int64_t seen;
+	CK_OK(store_journal_user_last(env.store, u, &seen, &err));
+	CK_OK(store_mailbox_delete(env.store, d, &err));
+	struct mlog log = { 0 };
+	CK_OK(store_journal_user_since(env.store, u, seen, 100, mailbox_entries_cb, &log, &err));
+	ck_assert_uint_eq(log.count, 1);
+	ck_assert_int_eq(log.commands[0], STORE_JOURNAL_MAILBOX_DELETE);
+	ck_assert_str_eq(log.mailboxes[0], d);
+}
+END_TEST
+
 Suite *suite_api(void)
 {
 	Suite *s = suite_create("api");
@@ -179,6 +200,7 @@ Suite *suite_api(void)
 	tcase_add_checked_fixture(tc, contract_setup, contract_teardown);
 	tcase_add_test(tc, api_reads);
 	tcase_add_test(tc, journal_mailbox_changes);
+	tcase_add_test(tc, journal_positions_not_reused);
 	suite_add_tcase(s, tc);
 	return s;
 }
