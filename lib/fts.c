@@ -171,6 +171,12 @@ int fts_remove(struct fts *fts, const char *mailbox_id, uint32_t uid, const char
 	CALL(fts, error_r, remove(fts, mailbox_id, uid));
 }
 
+int fts_remove_mailbox(struct fts *fts, const char *user_id, const char *mailbox_id,
+		       const char **error_r)
+{
+	CALL(fts, error_r, remove_mailbox(fts, user_id, mailbox_id));
+}
+
 int fts_remove_user(struct fts *fts, const char *user_id, const char **error_r)
 {
 	CALL(fts, error_r, remove_user(fts, user_id));

@@ -87,6 +87,9 @@ int fts_add(struct fts *fts, const char *mailbox_id, uint32_t uid, const struct 
 	    const char **error_r);
 /* Removes it (expunged); removing what is not there is no error. */
 int fts_remove(struct fts *fts, const char *mailbox_id, uint32_t uid, const char **error_r);
+/* Removes every message of a deleted mailbox of the user. */
+int fts_remove_mailbox(struct fts *fts, const char *user_id, const char *mailbox_id,
+		       const char **error_r);
 /* Removes every message of a user. */
 int fts_remove_user(struct fts *fts, const char *user_id, const char **error_r);
 /* A full re-index of a user: start, fts_add() every message, finish. When

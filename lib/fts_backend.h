@@ -20,6 +20,7 @@ struct fts_ops {
 	void (*rollback)(struct fts *fts);
 	int (*add)(struct fts *fts, const char *mailbox_id, uint32_t uid, const struct fts_doc *doc);
 	int (*remove)(struct fts *fts, const char *mailbox_id, uint32_t uid);
+	int (*remove_mailbox)(struct fts *fts, const char *user_id, const char *mailbox_id);
 	int (*remove_user)(struct fts *fts, const char *user_id);
 	int (*reindex_start)(struct fts *fts, const char *user_id);
 	int (*reindex_finish)(struct fts *fts, const char *user_id);

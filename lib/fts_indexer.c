@@ -328,6 +328,10 @@ int fts_index_user(struct store *store, struct fts *fts, const char *user_id,
 			if (fts_remove(fts, e->mailbox, e->uid, error_r) < 0)
 				goto fail;
 			stats->removed++;
+		} else if (e->command == STORE_JOURNAL_MAILBOX_DELETE) {
+			/* its messages go without EXPUNGE entries */
+			if (fts_remove_mailbox(fts, user_id, e->mailbox, error_r) < 0)
+				goto fail;
 		}
 	}
 	if (l.count > 0 && fts_position_set(fts, user_id, l.items[l.count - 1].position,

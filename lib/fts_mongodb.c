@@ -421,6 +421,17 @@ static int mongodb_remove(struct fts *fts, const char *mailbox_id, uint32_t uid)
 	return ret;
 }
 
+/* The user is in the filter: the shard key of the search collection. */
+static int mongodb_remove_mailbox(struct fts *fts, const char *user_id, const char *mailbox_id)
+{
+	bson_t filter = BSON_INITIALIZER;
+	BSON_APPEND_UTF8(&filter, "user", user_id);
+	BSON_APPEND_UTF8(&filter, "mailbox", mailbox_id);
+	int ret = delete_where(fts, C_SEARCH, &filter, true, "remove mailbox");
+	bson_destroy(&filter);
+	return ret;
+}
+
 static int mongodb_remove_user(struct fts *fts, const char *user_id)
 {
 	bson_t filter = BSON_INITIALIZER;
@@ -967,6 +978,7 @@ const struct fts_ops fts_mongodb_ops = {
 	.rollback = mongodb_rollback,
 	.add = mongodb_add,
 	.remove = mongodb_remove,
+	.remove_mailbox = mongodb_remove_mailbox,
 	.remove_user = mongodb_remove_user,
 	.reindex_start = mongodb_reindex_start,
 	.reindex_finish = mongodb_reindex_finish,

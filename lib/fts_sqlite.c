@@ -223,6 +223,16 @@ static int sqlite_add(struct fts *fts, const char *mailbox_id, uint32_t uid,
 	return step_done(fts, st, "add text");
 }
 
+static int sqlite_remove_mailbox(struct fts *fts, const char *user_id, const char *mailbox_id)
+{
+	if (exec_bound(fts, "DELETE FROM text WHERE rowid IN (SELECT id FROM docs WHERE "
+		       "mailbox = ?1 AND user = ?2)", mailbox_id, user_id, NULL,
+		       "remove mailbox text") < 0)
+		return -1;
+	return exec_bound(fts, "DELETE FROM docs WHERE mailbox = ?1 AND user = ?2", mailbox_id,
+			  user_id, NULL, "remove mailbox docs");
+}
+
 static int sqlite_remove_user(struct fts *fts, const char *user_id)
 {
 	if (exec_bound(fts, "DELETE FROM text WHERE rowid IN (SELECT id FROM docs WHERE user = ?1)",
@@ -498,6 +508,7 @@ const struct fts_ops fts_sqlite_ops = {
 	.rollback = sqlite_rollback,
 	.add = sqlite_add,
 	.remove = sqlite_remove,
+	.remove_mailbox = sqlite_remove_mailbox,
 	.remove_user = sqlite_remove_user,
 	.reindex_start = sqlite_reindex_start,
 	.reindex_finish = sqlite_reindex_finish,

@@ -217,6 +217,20 @@ class Search(IndexerCase):
         self.assertEqual(self.search(m, "BODY", "number"), [1, 4, 5])
 
 
+    def test_deleted_mailbox_removes_rows(self):
+        user, uid_ = self.new_user()
+        m = self.login(user)
+        m.append("INBOX", None, None, message("stays", "body kept"))
+        self.assertEqual(m.create("Doomed")[0], "OK")
+        for i in range(3):
+            m.append("Doomed", None, None, message(f"doomed {i}", f"body doomed{i}"))
+        self.wait_indexed(uid_, 4)
+        self.assertEqual(m.delete("Doomed")[0], "OK")  # no EXPUNGE entries for these
+        self.wait_indexed(uid_, 1)
+        m.select("INBOX")
+        self.assertEqual(self.search(m, "BODY", "kept"), [1])
+
+
 class Crash(IndexerCase):
     def test_kill9_mid_run_loses_and_doubles_nothing(self):
         user, uid_ = self.new_user()

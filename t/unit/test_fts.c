@@ -138,6 +138,17 @@ START_TEST(replace_remove_count)
 	ck_assert_uint_eq(count, 1);
 	ck_assert_uint_eq(uids[0], 2);
 	free(uids);
+	/* a deleted mailbox: its messages go, the user's others stay */
+	add(fts, "mb2", 1, "u1", "s", "second in mb2");
+	add(fts, "mb2", 2, "u1", "s", "more");
+	ck_assert_int_eq(fts_remove_mailbox(fts, "u1", "mb2", &error), 0);
+	ck_assert_int_eq(fts_remove_mailbox(fts, "u1", "mb2", &error), 0);
+	ck_assert_int_eq(fts_indexed(fts, "mb2", &uids, &count, &error), 0);
+	ck_assert_uint_eq(count, 0);
+	free(uids);
+	ck_assert_str_eq(query(fts, "mb2", FTS_BODY, "second"), "");
+	ck_assert_int_eq(fts_count(fts, "u1", &n, &error), 0);
+	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(fts_remove_user(fts, "u1", &error), 0);
 	ck_assert_int_eq(fts_count(fts, NULL, &n, &error), 0);
 	ck_assert_uint_eq(n, 1);
