@@ -462,7 +462,10 @@ struct fts *fts_thread_reader(const struct config *config)
 	const char *error;
 	if (fts_open_config(config, false, &fts, &error) < 0) {
 		log_debug("event=fts_unavailable error=\"%s\"", error);
-		next_try = time(NULL) + 5;
+		/* a missing SQLite file costs one failed open to find again, and
+		 * the indexer makes it any moment: only a server is left alone */
+		if (strcmp(fts_backend_from_config(config), "sqlite") != 0)
+			next_try = time(NULL) + 5;
 		fts = NULL;
 	} else {
 		pthread_setspecific(reader_key, fts);

@@ -1140,6 +1140,7 @@ class IndexedSearch(ApiBase):
         self.assertEqual(len(r["results"]), 1)
         self.assertTrue(r["nextCursor"])
         st, r2 = self.api.get(f"/users/{uid}/threads?limit=1&next={r['nextCursor']}")
+        self.assertEqual(st, 200, (r2, r))
         self.assertEqual([x["id"] for x in r2["results"]], [t[1]["id"]])
         self.assertFalse(r2["nextCursor"])
         # a user token sees only its own threads
