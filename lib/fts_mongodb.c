@@ -29,17 +29,15 @@
 
 #include "log.h"
 #include "mem.h"
+#include "mongo_pool.h"
 
 #include <mongoc/mongoc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <unistd.h>
 #include <unistr.h>
 
-#define SELECTION_TIMEOUT_MSECS 5000
 /* Bigger texts are not indexed (BSON documents end at 16 MB). */
 #define DOC_TEXT_MAX (6 * 1024 * 1024)
 #define DOC_GRAMS_MAX 400000
@@ -71,62 +69,14 @@ static int fail(struct fts *fts, const char *what, const bson_error_t *error)
 	return fts_set_error(fts, "mongodb %s: %s", what, error->message);
 }
 
-/* ---- the process-wide client pools ----
- * One per URI and process, made on first use after fork/exec (as the
- * store's, which it cannot share: that one is the store driver's own). */
-
-struct pool_entry {
-	struct pool_entry *next;
-	char *uri;
-	char *indexed;		/* '\n'-separated databases whose indexes exist */
-	pid_t pid;
-	mongoc_client_pool_t *pool;
+/* The index's pools (mongo_pool.c), apart from the store's: its own
+ * application name and the URI's write concern. The registry's timeouts
+ * make an unreachable server fail a search (the scan answers) within
+ * seconds. */
+static const struct mongo_pool_options pool_options = {
+	.appname = "wildduck-c-index",
+	.majority_wtimeout_msecs = 0,
 };
-
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool_entry *pools;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static void global_init(void)
-{
-	mongoc_init(); /* once per process, also when the store calls it */
-}
-
-static struct pool_entry *pool_get(const char *uri_string, bson_error_t *error)
-{
-	pthread_once(&init_once, global_init);
-	pid_t pid = getpid();
-	pthread_mutex_lock(&pools_lock);
-	struct pool_entry *e;
-	for (e = pools; e != NULL; e = e->next)
-		if (e->pid == pid && strcmp(e->uri, uri_string) == 0)
-			break;
-	if (e == NULL) {
-		mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_string, error);
-		/* an unreachable server fails a search (the scan answers) within
-		 * seconds, not mongoc's default 30 */
-		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-						       SELECTION_TIMEOUT_MSECS);
-		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
-						       SELECTION_TIMEOUT_MSECS);
-		if (uri != NULL) {
-			e = xcalloc(1, sizeof(*e));
-			e->uri = xstrdup(uri_string);
-			e->indexed = xstrdup("\n");
-			e->pid = pid;
-			e->pool = mongoc_client_pool_new(uri);
-			mongoc_client_pool_set_error_api(e->pool, MONGOC_ERROR_API_VERSION_2);
-			mongoc_client_pool_set_appname(e->pool, "wildduck-c-index");
-			mongoc_uri_destroy(uri);
-			e->next = pools;
-			pools = e;
-		}
-	}
-	pthread_mutex_unlock(&pools_lock);
-	return e;
-}
 
 /* ---- open ---- */
 
@@ -172,38 +122,28 @@ int fts_mongodb_open(struct fts *fts, const char *uri, const char *database, boo
 		return fts_set_error(fts, "mongodb index: no store.mongodb_uri");
 	const char *dbname = database == NULL || database[0] == '\0' ? "wildduck" : database;
 	bson_error_t error;
-	struct pool_entry *e = pool_get(uri, &error);
-	if (e == NULL)
+	struct mongo_pool *pool = mongo_pool_get(uri, &pool_options, &error);
+	if (pool == NULL)
 		return fts_set_error(fts, "mongodb URI: %s", error.message);
 	struct mfts *m = xcalloc(1, sizeof(*m));
-	m->pool = e->pool;
-	m->client = mongoc_client_pool_pop(e->pool);
+	m->pool = mongo_pool_clients(pool);
+	m->client = mongoc_client_pool_pop(m->pool);
 	for (int i = 0; i < C_COUNT; i++)
 		m->cols[i] = mongoc_client_get_collection(m->client, dbname, col_names[i]);
 	fts->ctx = m;
 	if (!create)
 		return 0;
 	/* once per process and database: createIndexes is idempotent, not free */
-	char *key = xasprintf("\n%s\n", dbname);
-	pthread_mutex_lock(&pools_lock);
-	bool done = strstr(e->indexed, key) != NULL;
-	pthread_mutex_unlock(&pools_lock);
-	if (!done) {
-		mongoc_database_t *db = mongoc_client_get_database(m->client, dbname);
-		int ret = ensure_indexes(fts, db);
-		mongoc_database_destroy(db);
-		if (ret < 0) {
-			free(key);
-			fts->ops->close(fts);
-			return -1;
-		}
-		pthread_mutex_lock(&pools_lock);
-		char *joined = xasprintf("%s%s", e->indexed, key + 1);
-		free(e->indexed);
-		e->indexed = joined;
-		pthread_mutex_unlock(&pools_lock);
+	if (mongo_pool_indexed(pool, dbname))
+		return 0;
+	mongoc_database_t *db = mongoc_client_get_database(m->client, dbname);
+	int ret = ensure_indexes(fts, db);
+	mongoc_database_destroy(db);
+	if (ret < 0) {
+		fts->ops->close(fts);
+		return -1;
 	}
-	free(key);
+	mongo_pool_indexed_set(pool, dbname);
 	return 0;
 }
 

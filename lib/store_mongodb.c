@@ -1,6 +1,6 @@
 /* The MongoDB store driver: the production store that any number of
- * instances share. This file holds the process-wide client pool, opening a
- * handle (indexes created idempotently), error mapping, BSON helpers, and
+ * instances share. This file holds the options of its client pools
+ * (mongo_pool.c keeps them), opening a handle (indexes created idempotently), error mapping, BSON helpers, and
  * users, addresses and domain aliases; the other store_mongodb_*.c files
  * hold mailboxes, messages, updates and the delivery/auth data.
  *
@@ -12,17 +12,15 @@
 #include "store_mongodb.h"
 
 #include "log.h"
+#include "mongo_pool.h"
 #include "mem.h"
 #include "pool.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#define DEFAULT_SELECTION_TIMEOUT_MSECS 5000
 #define DEFAULT_WTIMEOUT_MSECS 10000
 
 /* WildDuck's names (attachments: the GridFS bucket "attachments"). */
@@ -51,85 +49,15 @@ const char *const mongo_col_names[COL_COUNT] = {
 	[COL_APIOBJECTS] = "apiobjects",
 };
 
-/* ---- the process-wide pools ----
- * One mongoc_client_pool_t per URI and process, made on first use after
- * fork/exec (DESIGN §2.2, LIBRARIES gotcha 8). A pool inherited through a
- * plain fork() (tests do that) belongs to the parent: its monitor threads
- * do not exist here, so the child makes its own and never touches it. */
-
-struct pool_entry {
-	struct pool_entry *next;
-	char *uri;
-	char *indexed;		/* '\n'-separated databases whose indexes exist */
-	pid_t pid;
-	mongoc_client_pool_t *pool;
+/* The store's pools (mongo_pool.c): an acknowledged delivery must survive
+ * the loss of the primary, so the write concern is majority unless the URI
+ * says otherwise; a lagging replica set fails the write (TEMPORARY) after
+ * 10 s instead of holding it. An unreachable store fails a command
+ * (TEMPORARY: NO, 451, 503) within seconds (the registry's timeouts). */
+static const struct mongo_pool_options pool_options = {
+	.appname = "wildduck-c",
+	.majority_wtimeout_msecs = DEFAULT_WTIMEOUT_MSECS,
 };
-
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool_entry *pools;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static void log_mongoc(mongoc_log_level_t level, const char *domain, const char *message,
-		       void *data)
-{
-	if (level <= MONGOC_LOG_LEVEL_WARNING)
-		log_warn("event=mongoc_log domain=%s message=\"%s\"", domain, message);
-	else if (level <= MONGOC_LOG_LEVEL_INFO)
-		log_debug("event=mongoc_log domain=%s message=\"%s\"", domain, message);
-}
-
-static void mongo_global_init(void)
-{
-	mongoc_init();
-	mongoc_log_set_handler(log_mongoc, NULL);
-}
-
-static struct pool_entry *pool_get(const char *uri_string, bson_error_t *error)
-{
-	pthread_once(&init_once, mongo_global_init);
-	pid_t pid = getpid();
-	pthread_mutex_lock(&pools_lock);
-	struct pool_entry *e;
-	for (e = pools; e != NULL; e = e->next)
-		if (e->pid == pid && strcmp(e->uri, uri_string) == 0)
-			break;
-	if (e == NULL) {
-		mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_string, error);
-		/* an unreachable store fails a command (TEMPORARY: NO, 451, 503)
-		 * within seconds instead of holding it for mongoc's default 30 s;
-		 * the URI can say otherwise */
-		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-						       DEFAULT_SELECTION_TIMEOUT_MSECS);
-		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-			mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
-						       DEFAULT_SELECTION_TIMEOUT_MSECS);
-		/* an acknowledged delivery must survive the loss of the primary:
-		 * majority unless the URI says otherwise; a lagging replica set
-		 * fails the write (TEMPORARY) after 10 s instead of holding it */
-		if (uri != NULL && !mongoc_uri_has_option(uri, MONGOC_URI_W)) {
-			mongoc_write_concern_t *wc =
-				mongoc_write_concern_copy(mongoc_uri_get_write_concern(uri));
-			mongoc_write_concern_set_wmajority(wc, DEFAULT_WTIMEOUT_MSECS);
-			mongoc_uri_set_write_concern(uri, wc);
-			mongoc_write_concern_destroy(wc);
-		}
-		if (uri != NULL) {
-			e = xcalloc(1, sizeof(*e));
-			e->uri = xstrdup(uri_string);
-			e->indexed = xstrdup("");
-			e->pid = pid;
-			e->pool = mongoc_client_pool_new(uri);
-			mongoc_client_pool_set_error_api(e->pool, MONGOC_ERROR_API_VERSION_2);
-			mongoc_client_pool_set_appname(e->pool, "wildduck-c");
-			mongoc_uri_destroy(uri);
-			e->next = pools;
-			pools = e;
-		}
-	}
-	pthread_mutex_unlock(&pools_lock);
-	return e;
-}
 
 /* ---- open: indexes ---- */
 /* create_index: 0 made (or there), 1 a TTL index the server lacks, -1. */
@@ -239,23 +167,15 @@ static int create_index(struct store *store, const struct index_def *def)
 
 /* Once per process, URI and database: createIndexes is idempotent, but
  * not free. */
-static int ensure_indexes(struct store *store, struct pool_entry *e, const char *dbname)
+static int ensure_indexes(struct store *store, struct mongo_pool *pool, const char *dbname)
 {
-	char *key = xasprintf("\n%s\n", dbname);
-	pthread_mutex_lock(&pools_lock);
-	bool done = strstr(e->indexed, key) != NULL;
-	pthread_mutex_unlock(&pools_lock);
-	if (done) {
-		free(key);
+	if (mongo_pool_indexed(pool, dbname))
 		return 0;
-	}
 	unsigned int missing = 0;
 	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
 		int ret = create_index(store, &indexes[i]);
-		if (ret < 0) {
-			free(key);
+		if (ret < 0)
 			return -1;
-		}
 		missing += ret;
 	}
 	/* TTL indexes are housekeeping: without them (FerretDB) expired auth
@@ -263,12 +183,7 @@ static int ensure_indexes(struct store *store, struct pool_entry *e, const char 
 	 * the journal is kept */
 	log_info("event=mongodb_indexes database=%s count=%zu ttl=%s", dbname,
 		 sizeof(indexes) / sizeof(indexes[0]) - missing, missing == 0 ? "yes" : "no");
-	pthread_mutex_lock(&pools_lock);
-	char *joined = xasprintf("%s%s", e->indexed, key + (e->indexed[0] == '\0' ? 0 : 1));
-	free(e->indexed);
-	e->indexed = joined;
-	pthread_mutex_unlock(&pools_lock);
-	free(key);
+	mongo_pool_indexed_set(pool, dbname);
 	return 0;
 }
 
@@ -294,14 +209,14 @@ static int mongodb_open(struct store *store, const struct store_settings *set)
 	const char *dbname = set->database == NULL || set->database[0] == '\0' ? "wildduck" :
 		set->database;
 	bson_error_t error;
-	struct pool_entry *e = pool_get(set->path, &error);
-	if (e == NULL)
+	struct mongo_pool *pool = mongo_pool_get(set->path, &pool_options, &error);
+	if (pool == NULL)
 		return store_set_error(store, STORE_ERR_INVALID, "mongodb URI: %s", error.message);
 	struct mongo_store *ctx = xcalloc(1, sizeof(*ctx));
 	store->ctx = ctx;
-	ctx->pool = e->pool;
+	ctx->pool = mongo_pool_clients(pool);
 	ctx->compress_level = set->compress_level;
-	ctx->client = mongoc_client_pool_pop(e->pool);
+	ctx->client = mongoc_client_pool_pop(ctx->pool);
 	const char *att_dbname = set->attachments_database == NULL ||
 		set->attachments_database[0] == '\0' ? dbname : set->attachments_database;
 	ctx->db = mongoc_client_get_database(ctx->client, dbname);
@@ -311,7 +226,7 @@ static int mongodb_open(struct store *store, const struct store_settings *set)
 			ctx->client, i == COL_ATT_FILES || i == COL_ATT_CHUNKS ? att_dbname : dbname,
 			mongo_col_names[i]);
 	char *index_key = xasprintf("%s/%s", dbname, att_dbname);
-	int indexed = ensure_indexes(store, e, index_key);
+	int indexed = ensure_indexes(store, pool, index_key);
 	free(index_key);
 	if (indexed < 0) {
 		mongodb_close(store);
