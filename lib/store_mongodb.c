@@ -497,8 +497,9 @@ static int mongodb_address_add(struct store *store, const char *user_id, const c
 	return ret;
 }
 
-static void address_from_doc(struct pool *pool, const bson_t *doc, struct store_address *addr)
+static void address_from_doc(struct pool *pool, const bson_t *doc, void *item)
 {
+	struct store_address *addr = item;
 	memset(addr, 0, sizeof(*addr));
 	mongo_id(doc, "_id", addr->id);
 	mongo_id(doc, "user", addr->user);
@@ -531,25 +532,11 @@ static int address_docs(struct store *store, const bson_t *filter, const bson_t 
 			struct pool *pool, struct store_address **addresses_r,
 			unsigned int *count_r)
 {
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
-		mongo_col(store, COL_ADDRESSES), filter, opts, NULL);
-	unsigned int count = 0, cap = 8;
-	struct store_address *list = pool_alloc(pool, cap * sizeof(*list));
-	const bson_t *doc;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (count == cap) {
-			struct store_address *bigger = pool_alloc(pool, cap * 2 * sizeof(*list));
-			memcpy(bigger, list, cap * sizeof(*list));
-			list = bigger;
-			cap *= 2;
-		}
-		address_from_doc(pool, doc, &list[count++]);
-	}
-	bson_error_t error;
-	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "addresses") : 0;
-	mongoc_cursor_destroy(cursor);
+	void *list = NULL;
+	int ret = mongo_find_all(store, COL_ADDRESSES, filter, opts, pool,
+				 sizeof(struct store_address), address_from_doc, "addresses",
+				 &list, count_r);
 	*addresses_r = list;
-	*count_r = count;
 	return ret;
 }
 

@@ -106,11 +106,29 @@ int mongo_update(struct store *store, enum mongo_col col, const bson_t *filter,
 int mongo_delete(struct store *store, enum mongo_col col, const bson_t *filter, bool many,
 		 int64_t *deleted_r);
 int mongo_insert(struct store *store, enum mongo_col col, const bson_t *doc);
-/* findAndModify returning the new document: 1 (doc_r set), 0 none, -1. */
+/* findAndModify returning the new document: 1 (doc_r set), 0 none, -1;
+ * _sorted: the first of sort's order (sort may be NULL). */
 int mongo_find_modify(struct store *store, enum mongo_col col, const bson_t *filter,
 		      const bson_t *update, bool upsert, bson_t *doc_r);
+int mongo_find_modify_sorted(struct store *store, enum mongo_col col, const bson_t *filter,
+			     const bson_t *sort, const bson_t *update, bool upsert,
+			     bson_t *doc_r);
 int mongo_count(struct store *store, enum mongo_col col, const bson_t *filter,
 		int64_t *count_r);
+/* Every document filter and opts find, each filled by fill into an array
+ * of items of size bytes from pool (*items_r, *count_r set also on -1:
+ * what was read). what names the collection in an error. */
+typedef void mongo_fill_fn(struct pool *pool, const bson_t *doc, void *item);
+int mongo_find_all(struct store *store, enum mongo_col col, const bson_t *filter,
+		   const bson_t *opts, struct pool *pool, size_t size, mongo_fill_fn *fill,
+		   const char *what, void **items_r, unsigned int *count_r);
+/* 0 if the user exists, else -1 (STORE_ERR_NOT_FOUND, or the failure). */
+int mongo_user_check(struct store *store, const bson_oid_t *user);
+/* The "value" of a counter document after update (an upsert by filter,
+ * with an $inc), retried when two first upserts race; name says which
+ * counter in an error. */
+int mongo_counter_next(struct store *store, enum mongo_col col, const bson_t *filter,
+		       const bson_t *update, const char *name, int64_t *value_r);
 
 /* store_mongodb_mailbox.c */
 int mongo_mailbox_insert(struct store *store, const char *user_id, const char *path,

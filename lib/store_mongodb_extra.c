@@ -14,17 +14,6 @@
 /* Used TOTP steps older than this many steps are forgotten. */
 #define TOTP_STEPS_KEPT 10
 
-static int user_check(struct store *store, const bson_oid_t *user)
-{
-	bson_t *filter = BCON_NEW("_id", BCON_OID(user));
-	int64_t n = 0;
-	int ret = mongo_count(store, COL_USERS, filter, &n);
-	bson_destroy(filter);
-	if (ret == 0 && n == 0)
-		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
-	return ret;
-}
-
 static const char *empty_null(const char *s)
 {
 	return s != NULL && s[0] != '\0' ? s : NULL;
@@ -57,7 +46,7 @@ int mongo_filter_add(struct store *store, const char *user_id,
 {
 	bson_oid_t id, user;
 	mongo_oid(&user, user_id);
-	if (user_check(store, &user) < 0)
+	if (mongo_user_check(store, &user) < 0)
 		return -1;
 	bson_oid_init(&id, NULL);
 	mongo_oid_str(&id, id_r);
@@ -107,6 +96,31 @@ int mongo_filter_delete(struct store *store, const char *user_id, const char *fi
 	return ret;
 }
 
+static void filter_fill(struct pool *pool, const bson_t *doc, void *item)
+{
+	struct store_filter *f = item;
+	memset(f, 0, sizeof(*f));
+	mongo_id(doc, "_id", f->id);
+	mongo_id(doc, "user", f->user);
+	f->name = mongo_str(pool, doc, "name");
+	f->from = mongo_str(pool, doc, "query.headers.from");
+	f->to = mongo_str(pool, doc, "query.headers.to");
+	f->subject = mongo_str(pool, doc, "query.headers.subject");
+	f->list_id = mongo_str(pool, doc, "query.headers.listId");
+	f->text = mongo_str(pool, doc, "query.text");
+	f->has_attachment = read_tristate(doc, "query.ha");
+	f->size = mongo_int(doc, "query.size");
+	f->seen = read_tristate(doc, "action.seen");
+	f->flag = read_tristate(doc, "action.flag");
+	f->spam = read_tristate(doc, "action.spam");
+	f->delete_message = mongo_bool(doc, "action.delete");
+	f->mailbox = mongo_str(pool, doc, "action.mailbox");
+	f->forward = mongo_str(pool, doc, "action.targets");
+	f->webhook = mongo_str(pool, doc, "action.url");
+	f->disabled = mongo_bool(doc, "disabled");
+	f->created = mongo_date(doc, "created");
+}
+
 int mongo_filter_list(struct store *store, const char *user_id, struct pool *pool,
 		      struct store_filter **filters_r, unsigned int *count_r)
 {
@@ -114,48 +128,12 @@ int mongo_filter_list(struct store *store, const char *user_id, struct pool *poo
 	mongo_oid(&user, user_id);
 	bson_t *filter = BCON_NEW("user", BCON_OID(&user));
 	bson_t *opts = BCON_NEW("sort", "{", "created", BCON_INT32(1), "_id", BCON_INT32(1), "}");
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
-		mongo_col(store, COL_FILTERS), filter, opts, NULL);
+	void *list = NULL;
+	int ret = mongo_find_all(store, COL_FILTERS, filter, opts, pool, sizeof(struct store_filter),
+				 filter_fill, "filters", &list, count_r);
 	bson_destroy(filter);
 	bson_destroy(opts);
-	unsigned int count = 0, cap = 0;
-	struct store_filter *list = NULL;
-	const bson_t *doc;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (count == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			struct store_filter *bigger = pool_alloc(pool, cap * sizeof(*bigger));
-			if (count > 0)
-				memcpy(bigger, list, count * sizeof(*bigger));
-			list = bigger;
-		}
-		struct store_filter *f = &list[count++];
-		memset(f, 0, sizeof(*f));
-		mongo_id(doc, "_id", f->id);
-		mongo_id(doc, "user", f->user);
-		f->name = mongo_str(pool, doc, "name");
-		f->from = mongo_str(pool, doc, "query.headers.from");
-		f->to = mongo_str(pool, doc, "query.headers.to");
-		f->subject = mongo_str(pool, doc, "query.headers.subject");
-		f->list_id = mongo_str(pool, doc, "query.headers.listId");
-		f->text = mongo_str(pool, doc, "query.text");
-		f->has_attachment = read_tristate(doc, "query.ha");
-		f->size = mongo_int(doc, "query.size");
-		f->seen = read_tristate(doc, "action.seen");
-		f->flag = read_tristate(doc, "action.flag");
-		f->spam = read_tristate(doc, "action.spam");
-		f->delete_message = mongo_bool(doc, "action.delete");
-		f->mailbox = mongo_str(pool, doc, "action.mailbox");
-		f->forward = mongo_str(pool, doc, "action.targets");
-		f->webhook = mongo_str(pool, doc, "action.url");
-		f->disabled = mongo_bool(doc, "disabled");
-		f->created = mongo_date(doc, "created");
-	}
-	bson_error_t error;
-	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "filters") : 0;
-	mongoc_cursor_destroy(cursor);
 	*filters_r = list;
-	*count_r = count;
 	return ret;
 }
 
@@ -164,7 +142,7 @@ int mongo_autoreply_set(struct store *store, const char *user_id,
 {
 	bson_oid_t user;
 	mongo_oid(&user, user_id);
-	if (user_check(store, &user) < 0)
+	if (mongo_user_check(store, &user) < 0)
 		return -1;
 	bson_t *filter = BCON_NEW("user", BCON_OID(&user));
 	bson_t update = BSON_INITIALIZER, set;
@@ -338,7 +316,7 @@ int mongo_asp_create(struct store *store, const char *user_id, const char *descr
 {
 	bson_oid_t id, user;
 	mongo_oid(&user, user_id);
-	if (user_check(store, &user) < 0)
+	if (mongo_user_check(store, &user) < 0)
 		return -1;
 	struct pool *pool = pool_create(256);
 	const char *const *list;
@@ -360,6 +338,19 @@ int mongo_asp_create(struct store *store, const char *user_id, const char *descr
 	return ret;
 }
 
+static void asp_fill(struct pool *pool, const bson_t *doc, void *item)
+{
+	struct store_asp *a = item;
+	memset(a, 0, sizeof(*a));
+	mongo_id(doc, "_id", a->id);
+	mongo_id(doc, "user", a->user);
+	a->description = mongo_str(pool, doc, "description");
+	mongo_strings(pool, doc, "scopes", &a->scopes, &a->scopes_count);
+	a->password_hash = mongo_str(pool, doc, "password");
+	a->created = mongo_date(doc, "created");
+	a->last_use = mongo_date(doc, "lastUse");
+}
+
 int mongo_asp_list(struct store *store, const char *user_id, struct pool *pool,
 		   struct store_asp **asps_r, unsigned int *count_r)
 {
@@ -367,35 +358,12 @@ int mongo_asp_list(struct store *store, const char *user_id, struct pool *pool,
 	mongo_oid(&user, user_id);
 	bson_t *filter = BCON_NEW("user", BCON_OID(&user));
 	bson_t *opts = BCON_NEW("sort", "{", "created", BCON_INT32(1), "_id", BCON_INT32(1), "}");
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(mongo_col(store, COL_ASPS),
-								   filter, opts, NULL);
+	void *asps = NULL;
+	int ret = mongo_find_all(store, COL_ASPS, filter, opts, pool, sizeof(struct store_asp),
+				 asp_fill, "asps", &asps, count_r);
 	bson_destroy(filter);
 	bson_destroy(opts);
-	unsigned int n = 0, cap = 4;
-	struct store_asp *asps = pool_alloc(pool, cap * sizeof(*asps));
-	const bson_t *doc;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (n == cap) {
-			struct store_asp *bigger = pool_alloc(pool, 2 * cap * sizeof(*asps));
-			memcpy(bigger, asps, n * sizeof(*asps));
-			asps = bigger;
-			cap *= 2;
-		}
-		struct store_asp *a = &asps[n++];
-		memset(a, 0, sizeof(*a));
-		mongo_id(doc, "_id", a->id);
-		mongo_id(doc, "user", a->user);
-		a->description = mongo_str(pool, doc, "description");
-		mongo_strings(pool, doc, "scopes", &a->scopes, &a->scopes_count);
-		a->password_hash = mongo_str(pool, doc, "password");
-		a->created = mongo_date(doc, "created");
-		a->last_use = mongo_date(doc, "lastUse");
-	}
-	bson_error_t error;
-	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "asps") : 0;
-	mongoc_cursor_destroy(cursor);
 	*asps_r = asps;
-	*count_r = n;
 	return ret;
 }
 
@@ -487,7 +455,7 @@ int mongo_totp_use(struct store *store, const char *user_id, uint64_t step)
 {
 	bson_oid_t user;
 	mongo_oid(&user, user_id);
-	if (user_check(store, &user) < 0)
+	if (mongo_user_check(store, &user) < 0)
 		return -1;
 	char id[64];
 	snprintf(id, sizeof(id), "%s:%llu", user_id, (unsigned long long)step);
@@ -512,7 +480,7 @@ int mongo_authlog_add(struct store *store, const struct store_authlog_entry *e)
 {
 	bson_oid_t id, user;
 	mongo_oid(&user, e->user);
-	if (user_check(store, &user) < 0)
+	if (mongo_user_check(store, &user) < 0)
 		return -1;
 	bson_oid_init(&id, NULL);
 	bson_t doc = BSON_INITIALIZER;

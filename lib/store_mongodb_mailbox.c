@@ -35,17 +35,12 @@ static int next_uid_validity(struct store *store, int64_t *value_r)
 		bson_t *update = BCON_NEW("$inc", "{", "value", BCON_INT64(1), "}",
 					  "$setOnInsert", "{", "kind", BCON_UTF8("#counter"),
 					  "ukey", BCON_UTF8("uidvalidity"), "}");
-		bson_t doc;
-		int ret = mongo_find_modify(store, COL_SETTINGS, filter, update, true, &doc);
+		int64_t v = 0;
+		int ret = mongo_counter_next(store, COL_SETTINGS, filter, update, "uidvalidity", &v);
 		bson_destroy(filter);
 		bson_destroy(update);
-		if (ret < 0 && store->error == STORE_ERR_EXISTS)
-			continue;	/* two first upserts raced */
-		if (ret <= 0)
-			return ret < 0 ? -1 : store_set_error(store, STORE_ERR_INTERNAL,
-							      "uidvalidity: no counter");
-		int64_t v = mongo_int(&doc, "value");
-		bson_destroy(&doc);
+		if (ret < 0)
+			return -1;
 		if (v >= now) {
 			*value_r = v;
 			return 0;
@@ -130,8 +125,9 @@ static enum store_special_use special_use_parse(const char *name, const char *pa
 	return STORE_SPECIAL_NONE;
 }
 
-static void mailbox_from_doc(struct pool *pool, const bson_t *doc, struct store_mailbox *box)
+static void mailbox_from_doc(struct pool *pool, const bson_t *doc, void *item)
 {
+	struct store_mailbox *box = item;
 	memset(box, 0, sizeof(*box));
 	mongo_id(doc, "_id", box->id);
 	mongo_id(doc, "user", box->user);
@@ -176,25 +172,14 @@ int mongo_mailbox_list(struct store *store, const char *user_id, struct pool *po
 	mongo_oid(&user, user_id);
 	bson_t *filter = BCON_NEW("user", BCON_OID(&user));
 	bson_t *opts = BCON_NEW("sort", "{", "path", BCON_INT32(1), "}");
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(
-		mongo_col(store, COL_MAILBOXES), filter, opts, NULL);
+	void *found = NULL;
+	unsigned int count = 0;
+	int ret = mongo_find_all(store, COL_MAILBOXES, filter, opts, pool,
+				 sizeof(struct store_mailbox), mailbox_from_doc, "mailboxes",
+				 &found, &count);
 	bson_destroy(filter);
 	bson_destroy(opts);
-	unsigned int count = 0, cap = 16;
-	struct store_mailbox *list = pool_alloc(pool, cap * sizeof(*list));
-	const bson_t *doc;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (count == cap) {
-			struct store_mailbox *bigger = pool_alloc(pool, cap * 2 * sizeof(*list));
-			memcpy(bigger, list, cap * sizeof(*list));
-			list = bigger;
-			cap *= 2;
-		}
-		mailbox_from_doc(pool, doc, &list[count++]);
-	}
-	bson_error_t error;
-	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, "mailboxes") : 0;
-	mongoc_cursor_destroy(cursor);
+	struct store_mailbox *list = found;
 	/* byte order like SQLite's ORDER BY path, whatever the server collates */
 	for (unsigned int i = 1; i < count; i++) {
 		struct store_mailbox tmp = list[i];

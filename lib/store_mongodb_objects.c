@@ -49,24 +49,13 @@ static enum mongo_col kind_col(const char *kind)
 	return COL_APIOBJECTS;
 }
 
-static int user_check(struct store *store, const bson_oid_t *user)
-{
-	bson_t *filter = BCON_NEW("_id", BCON_OID(user));
-	int64_t n = 0;
-	int ret = mongo_count(store, COL_USERS, filter, &n);
-	bson_destroy(filter);
-	if (ret == 0 && n == 0)
-		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
-	return ret;
-}
-
 int mongo_object_add(struct store *store, const char *kind, const char *user_id,
 		     const char *key, const char *doc, bool unique, char id_r[STORE_ID_SIZE])
 {
 	bson_oid_t id, user;
 	if (user_id != NULL) {
 		mongo_oid(&user, user_id);
-		if (user_check(store, &user) < 0)
+		if (mongo_user_check(store, &user) < 0)
 			return -1;
 	}
 	bson_oid_init(&id, NULL);
@@ -91,8 +80,9 @@ int mongo_object_add(struct store *store, const char *kind, const char *user_id,
 	return ret;
 }
 
-static void object_fill(struct pool *pool, const bson_t *doc, struct store_object *o)
+static void object_fill(struct pool *pool, const bson_t *doc, void *item)
 {
+	struct store_object *o = item;
 	memset(o, 0, sizeof(*o));
 	mongo_id(doc, "_id", o->id);
 	o->kind = mongo_str(pool, doc, "kind");
@@ -119,26 +109,12 @@ int mongo_object_list(struct store *store, const char *kind, const char *user_id
 		BSON_APPEND_UTF8(&filter, "key", key);
 	bson_t *opts = BCON_NEW("sort", "{", "created", BCON_INT32(1), "_id", BCON_INT32(1), "}");
 	enum mongo_col col = kind_col(kind);
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(mongo_col(store, col),
-								   &filter, opts, NULL);
+	void *objs = NULL;
+	unsigned int n = 0;
+	int ret = mongo_find_all(store, col, &filter, opts, pool, sizeof(struct store_object),
+				 object_fill, mongo_col_names[col], &objs, &n);
 	bson_destroy(&filter);
 	bson_destroy(opts);
-	unsigned int n = 0, cap = 8;
-	struct store_object *objs = pool_alloc(pool, cap * sizeof(*objs));
-	const bson_t *doc;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (n == cap) {
-			struct store_object *bigger = pool_alloc(pool, 2 * cap * sizeof(*objs));
-			memcpy(bigger, objs, n * sizeof(*objs));
-			objs = bigger;
-			cap *= 2;
-		}
-		object_fill(pool, doc, &objs[n++]);
-	}
-	bson_error_t error;
-	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error,
-								  mongo_col_names[col]) : 0;
-	mongoc_cursor_destroy(cursor);
 	if (ret == 0) {
 		*objects_r = objs;
 		*count_r = n;
@@ -215,23 +191,12 @@ int mongo_objects_user_delete(struct store *store, const bson_oid_t *user)
  * counters' expiry never takes it). */
 static int next_seq(struct store *store, const char *name, int64_t *value_r)
 {
-	for (int attempt = 0; attempt < 10; attempt++) {
-		bson_t *filter = BCON_NEW("_id", BCON_UTF8(name));
-		bson_t *update = BCON_NEW("$inc", "{", "value", BCON_INT64(1), "}");
-		bson_t doc;
-		int ret = mongo_find_modify(store, COL_COUNTERS, filter, update, true, &doc);
-		bson_destroy(filter);
-		bson_destroy(update);
-		if (ret < 0 && store->error == STORE_ERR_EXISTS)
-			continue;	/* two first upserts raced */
-		if (ret <= 0)
-			return ret < 0 ? -1 : store_set_error(store, STORE_ERR_INTERNAL,
-							      "%s: no counter", name);
-		*value_r = mongo_int(&doc, "value");
-		bson_destroy(&doc);
-		return 0;
-	}
-	return store_set_error(store, STORE_ERR_TEMPORARY, "%s: too much contention", name);
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(name));
+	bson_t *update = BCON_NEW("$inc", "{", "value", BCON_INT64(1), "}");
+	int ret = mongo_counter_next(store, COL_COUNTERS, filter, update, name, value_r);
+	bson_destroy(filter);
+	bson_destroy(update);
+	return ret;
 }
 
 int mongo_webhook_enqueue(struct store *store, const char *user_id, const char *url,
@@ -264,29 +229,11 @@ static int claim_one(struct store *store, int64_t now, int64_t lease_until, bson
 	bson_t *query = BCON_NEW("nextTry", "{", "$lte", BCON_INT64(now), "}");
 	bson_t *sort = BCON_NEW("nextTry", BCON_INT32(1), "_id", BCON_INT32(1));
 	bson_t *update = BCON_NEW("$set", "{", "nextTry", BCON_INT64(lease_until), "}");
-	bson_t reply;
-	bson_error_t error;
-	bool ok = mongoc_collection_find_and_modify(mongo_col(store, COL_WEBHOOKQUEUE), query,
-						    sort, update, NULL, false, false, true,
-						    &reply, &error);
+	int ret = mongo_find_modify_sorted(store, COL_WEBHOOKQUEUE, query, sort, update, false,
+					   doc_r);
 	bson_destroy(query);
 	bson_destroy(sort);
 	bson_destroy(update);
-	int ret = 0;
-	bson_iter_t it;
-	if (!ok) {
-		ret = mongo_fail(store, &error, "webhook claim");
-	} else if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		uint32_t len;
-		const uint8_t *data;
-		bson_iter_document(&it, &len, &data);
-		bson_t value;
-		if (bson_init_static(&value, data, len)) {
-			bson_copy_to(&value, doc_r);
-			ret = 1;
-		}
-	}
-	bson_destroy(&reply);
 	return ret;
 }
 

@@ -236,12 +236,13 @@ int mongo_insert(struct store *store, enum mongo_col col, const bson_t *doc)
 	return mongo_fail(store, &error, mongo_col_names[col]);
 }
 
-int mongo_find_modify(struct store *store, enum mongo_col col, const bson_t *filter,
-		      const bson_t *update, bool upsert, bson_t *doc_r)
+int mongo_find_modify_sorted(struct store *store, enum mongo_col col, const bson_t *filter,
+			     const bson_t *sort, const bson_t *update, bool upsert,
+			     bson_t *doc_r)
 {
 	bson_t reply;
 	bson_error_t error;
-	if (!mongoc_collection_find_and_modify(mongo_col(store, col), filter, NULL, update, NULL,
+	if (!mongoc_collection_find_and_modify(mongo_col(store, col), filter, sort, update, NULL,
 					       false, upsert, true, &reply, &error)) {
 		bson_destroy(&reply);
 		return mongo_fail(store, &error, mongo_col_names[col]);
@@ -262,6 +263,12 @@ int mongo_find_modify(struct store *store, enum mongo_col col, const bson_t *fil
 	return ret;
 }
 
+int mongo_find_modify(struct store *store, enum mongo_col col, const bson_t *filter,
+		      const bson_t *update, bool upsert, bson_t *doc_r)
+{
+	return mongo_find_modify_sorted(store, col, filter, NULL, update, upsert, doc_r);
+}
+
 int mongo_count(struct store *store, enum mongo_col col, const bson_t *filter,
 		int64_t *count_r)
 {
@@ -272,4 +279,59 @@ int mongo_count(struct store *store, enum mongo_col col, const bson_t *filter,
 		return mongo_fail(store, &error, mongo_col_names[col]);
 	*count_r = n;
 	return 0;
+}
+
+int mongo_find_all(struct store *store, enum mongo_col col, const bson_t *filter,
+		   const bson_t *opts, struct pool *pool, size_t size, mongo_fill_fn *fill,
+		   const char *what, void **items_r, unsigned int *count_r)
+{
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(mongo_col(store, col), filter,
+								   opts, NULL);
+	unsigned int count = 0, cap = 8;
+	unsigned char *items = pool_alloc(pool, cap * size);
+	const bson_t *doc;
+	while (mongoc_cursor_next(cursor, &doc)) {
+		if (count == cap) {
+			unsigned char *bigger = pool_alloc(pool, 2 * cap * size);
+			memcpy(bigger, items, count * size);
+			items = bigger;
+			cap *= 2;
+		}
+		fill(pool, doc, items + count++ * size);
+	}
+	bson_error_t error;
+	int ret = mongoc_cursor_error(cursor, &error) ? mongo_fail(store, &error, what) : 0;
+	mongoc_cursor_destroy(cursor);
+	*items_r = items;
+	*count_r = count;
+	return ret;
+}
+
+int mongo_user_check(struct store *store, const bson_oid_t *user)
+{
+	bson_t *filter = BCON_NEW("_id", BCON_OID(user));
+	int64_t n = 0;
+	int ret = mongo_count(store, COL_USERS, filter, &n);
+	bson_destroy(filter);
+	if (ret == 0 && n == 0)
+		return store_set_error(store, STORE_ERR_NOT_FOUND, "no such user");
+	return ret;
+}
+
+int mongo_counter_next(struct store *store, enum mongo_col col, const bson_t *filter,
+		       const bson_t *update, const char *name, int64_t *value_r)
+{
+	for (int attempt = 0; attempt < 10; attempt++) {
+		bson_t doc;
+		int ret = mongo_find_modify(store, col, filter, update, true, &doc);
+		if (ret < 0 && store->error == STORE_ERR_EXISTS)
+			continue;	/* two first upserts raced */
+		if (ret <= 0)
+			return ret < 0 ? -1 : store_set_error(store, STORE_ERR_INTERNAL,
+							      "%s: no counter", name);
+		*value_r = mongo_int(&doc, "value");
+		bson_destroy(&doc);
+		return 0;
+	}
+	return store_set_error(store, STORE_ERR_TEMPORARY, "%s: too much contention", name);
 }
