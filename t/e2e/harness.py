@@ -344,3 +344,15 @@ def process_children(pid):
 
 def open_fds(pid):
     return sorted(os.listdir(f"/proc/{pid}/fd"))
+
+
+def reset_peak_rss(pid):
+    """Resets the peak resident set size (VmHWM) of process pid."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss(pid):
+    """The peak resident set size (VmHWM) of process pid, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        return int([l for l in f if l.startswith("VmHWM:")][0].split()[1]) * 1024

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import BUILD, WDCTL, Lines, Suite
+from harness import BUILD, WDCTL, Lines, Suite, peak_rss, reset_peak_rss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = sorted(glob.glob(os.path.join(ROOT, "t", "data", "mime", "*.eml")))
@@ -564,12 +564,8 @@ class BigMessages(unittest.TestCase):
             self.assertTrue(conn.readline(timeout=60).startswith("a OK"))
             conn.command("s", "SELECT INBOX")
             pid = suite.worker_pids()[0]
-            def hwm():
-                with open(f"/proc/{pid}/status") as f:
-                    return int([l for l in f if l.startswith("VmHWM:")][0].split()[1]) * 1024
-            with open(f"/proc/{pid}/clear_refs", "w") as f:
-                f.write("5")  # reset the peak
-            before = hwm()
+            reset_peak_rss(pid)
+            before = peak_rss(pid)
             conn.send("f FETCH 1 BODY.PEEK[]\r\n")
             head = conn.readline(timeout=60)
             n = int(head[head.rindex("{") + 1:-1])
@@ -581,7 +577,7 @@ class BigMessages(unittest.TestCase):
                 conn.buf = b""
             self.assertEqual(got[:n], raw)
             self.assertTrue(got[n:].startswith(b")\r\nf OK"))
-            peak = hwm() - before
+            peak = peak_rss(pid) - before
             print(f"\n    FETCH of {len(raw) >> 20} MB: worker peak RSS grew {peak >> 20} MB",
                   end=" ")
             if not os.path.basename(BUILD).endswith("-san"):  # ASan keeps freed memory

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BUILD, Lines, Suite
+from harness import BUILD, Lines, Suite, peak_rss
 
 TOOL = os.path.join(BUILD, "t", "bench", "lmtp_tool")
 
@@ -271,9 +271,7 @@ class Delivery(LmtpBase):
         self.assertEqual(self.cmd(conn, "NOOP")[0][:3], "250")
         sock.close()
         self.assertEqual(self.messages(uid), [])
-        pid = self.suite.worker_pids("lmtp")[0]
-        with open(f"/proc/{pid}/status") as f:
-            return int([l for l in f if l.startswith("VmHWM")][0].split()[1]) * 1024
+        return peak_rss(self.suite.worker_pids("lmtp")[0])
 
     def test_oversize_stream_552(self):
         self.oversize("67108864")

@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Lines, Suite
+from harness import Lines, Suite, peak_rss, reset_peak_rss
 from test_lmtp import LmtpBase, message
 
 
@@ -112,12 +112,8 @@ class Pop3(LmtpBase):
             l.sendmail("a@remote.test", ["big@example.test"], raw)
         p = self.pop("big")
         pid = self.suite.worker_pids("pop3")[0]
-        def hwm():
-            with open(f"/proc/{pid}/status") as f:
-                return int([l for l in f if l.startswith("VmHWM:")][0].split()[1]) * 1024
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")  # reset the peak
-        before = hwm()
+        reset_peak_rss(pid)
+        before = peak_rss(pid)
         resp, lines, octets = p.retr(1)
         got = b"\r\n".join(lines) + b"\r\n"
         self.assertTrue(got.endswith(raw + b"\r\n"), "RETR differs from what was delivered")
@@ -126,7 +122,7 @@ class Pop3(LmtpBase):
         self.assertEqual(resp, f"+OK {len(got)} octets".encode())
         resp, top, _ = p.top(1, 2)
         self.assertEqual(top[-3:], [b"", b"--XX", b"Content-Type: text/plain"])  # 2 body lines
-        peak = hwm() - before
+        peak = peak_rss(pid) - before
         print(f"\n    RETR of {len(raw) >> 20} MB: worker peak RSS grew {peak >> 20} MB", end=" ")
         if not os.path.basename(os.environ.get("BUILD", "")).endswith("-san"):
             self.assertLess(peak, len(raw) // 2)  # whole-message buffers were 2x its size
