@@ -4,6 +4,11 @@ Suite() writes a config with listeners on 127.0.0.1 port 0 (the kernel picks
 free ports, read back from the control socket), starts `wildduck -F`, waits
 until every worker runs, and stops it again. Tests speak the real protocols
 over sockets. BUILD (default build/) names the folder with the binaries.
+
+Shared plumbing for the test classes: needs_mongodb and start_mongodb() run a
+class on the MongoDB store (the FerretDB test server from t/mongo/server.py),
+start_redis()/stop_redis() a private redis-server, peak_rss()/reset_peak_rss()
+read a process's memory peak.
 """
 import json
 import os
@@ -12,13 +17,35 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 WILDDUCK = os.path.join(BUILD, "wildduck")
 WDCTL = os.path.join(BUILD, "wdctl")
+
+sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
+import server as mongo_server  # noqa: E402
+
+# class decorator for tests that run the suite on MongoDB: they skip without
+# the FerretDB-based test server binary
+needs_mongodb = unittest.skipUnless(mongo_server.available(),
+                                    "no build/ferretdb-test (make mongo-test-server)")
+
+
+def start_mongodb(cls, database):
+    """Starts a private MongoDB test server for the test class `cls` (as
+    cls.mongo; stopped after the class, also when its set-up fails) and returns
+    the Suite options for the MongoDB store on it, in a fresh database named
+    `database`_<random>. Call it from setUpClass."""
+    cls.mongo = mongo_server.MongoServer().start()
+    cls.addClassCleanup(cls.mongo.stop)
+    return dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
+                store__mongodb_database=database + "_" + uuid.uuid4().hex[:8])
 
 
 def make_cert(folder, name):
@@ -73,6 +100,37 @@ def control_request(path, command, timeout=30):
 
 def kv(fields):
     return dict(f.split("=", 1) for f in fields[2:] if "=" in f)
+
+
+def start_redis(folder, unix_socket):
+    """A private redis-server listening on unix_socket only (no persistence,
+    working dir folder); returns its Popen once it accepts connections."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--unixsocket", unix_socket,
+         "--unixsocketperm", "777", "--save", "", "--appendonly", "no",
+         "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(unix_socket)
+            return proc
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise AssertionError("redis-server did not start")
+
+
+def stop_redis(proc):
+    """Stops a redis-server from start_redis() (None or already gone: nothing)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Suite:
@@ -149,29 +207,10 @@ class Suite:
             f.write(text if text is not None else json.dumps(self.config(), indent=2))
 
     def start_redis(self):
-        self.redis_proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.redis_socket,
-             "--unixsocketperm", "777", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(self.redis_socket)
-                s.close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
+        self.redis_proc = start_redis(self.dir, self.redis_socket)
 
     def stop_redis(self):
-        if self.redis_proc is not None and self.redis_proc.poll() is None:
-            self.redis_proc.terminate()
-            try:
-                self.redis_proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.redis_proc.kill()
-                self.redis_proc.wait()
+        stop_redis(self.redis_proc)
 
     def start(self, wait=True):
         if self.redis_socket and self.redis_proc is None:

@@ -12,29 +12,20 @@ import smtplib
 import sys
 import unittest
 import urllib.parse
-import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import ROOT, Suite  # noqa: E402
+from harness import Suite, needs_mongodb, start_mongodb  # noqa: E402
 from test_api import Api, ApiBase, simple_message  # noqa: E402
-
-sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
-import server as mongo_server  # noqa: E402
 
 NOBODY = "0" * 24
 
 
 class AddressesBase(ApiBase):
     on_mongodb = False
-    mongo = None
 
     @classmethod
     def setUpClass(cls):
-        options = {}
-        if cls.on_mongodb:
-            cls.mongo = mongo_server.MongoServer().start()
-            options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
-                           store__mongodb_database="addr_" + uuid.uuid4().hex[:8])
+        options = start_mongodb(cls, "addr") if cls.on_mongodb else {}
         cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
                           auth__bcrypt_cost=4, **options)
         try:
@@ -49,8 +40,6 @@ class AddressesBase(ApiBase):
     @classmethod
     def tearDownClass(cls):
         cls.suite.close()
-        if cls.mongo is not None:
-            cls.mongo.stop()
 
     def spool(self):
         return set(glob.glob(os.path.join(self.suite.spool, "new", "*.eml")))
@@ -317,16 +306,12 @@ class Listing(AddressesBase):
             self.assertEqual((st, r.get("code")), (400, "InputValidationError"), q)
 
 
-ON_MONGODB = unittest.skipUnless(mongo_server.available(),
-                                 "no build/ferretdb-test (make mongo-test-server)")
-
-
-@ON_MONGODB
+@needs_mongodb
 class ForwardedMongo(Forwarded):
     on_mongodb = True
 
 
-@ON_MONGODB
+@needs_mongodb
 class ListingMongo(Listing):
     on_mongodb = True
 

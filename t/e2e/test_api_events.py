@@ -11,29 +11,20 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Suite  # noqa: E402
+from harness import Suite, needs_mongodb, start_mongodb  # noqa: E402
 from test_api import Api, EventStream, simple_message  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
-import server as mongo_server  # noqa: E402
 
 
 class MailboxEventsBase:
-    options = {}
-    mongo = None
+    store_options = {}
 
     @classmethod
     def setUpClass(cls):
         cls.suite = Suite(api=True, auth=True, imap_workers=1, auth__bcrypt_cost=4,
-                          api__heartbeat="500ms", **cls.store_options())
+                          api__heartbeat="500ms", **cls.store_options)
         cls.suite.start()
         cls.host, cls.port = cls.suite.address("api")
         cls.api = Api(cls.host, cls.port, cls.suite.api_token)
-
-    @classmethod
-    def store_options(cls):
-        return {}
 
     @classmethod
     def tearDownClass(cls):
@@ -150,26 +141,12 @@ class MailboxEventsSqlite(MailboxEventsBase, unittest.TestCase):
     pass
 
 
-@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+@needs_mongodb
 class MailboxEventsMongo(MailboxEventsBase, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mongo = mongo_server.MongoServer().start()
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.mongo.stop()
-            raise
-
-    @classmethod
-    def store_options(cls):
-        return dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
-                    store__mongodb_database="events_" + uuid.uuid4().hex[:8])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.mongo.stop()
+        cls.store_options = start_mongodb(cls, "events")
+        super().setUpClass()
 
 
 if __name__ == "__main__":

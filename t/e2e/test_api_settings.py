@@ -7,14 +7,10 @@ import smtplib
 import sys
 import time
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Suite  # noqa: E402
+from harness import Suite, needs_mongodb, start_mongodb  # noqa: E402
 from test_api import Api, simple_message  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "mongo"))
-import server as mongo_server  # noqa: E402
 
 CACHE = 0.3
 
@@ -175,27 +171,14 @@ class Settings(unittest.TestCase):
         self.assertEqual(quota(self.user("q3")), 0)
 
 
-@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+@needs_mongodb
 class SettingsMongo(Settings):
     """The same on the MongoDB driver (FerretDB test server)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.mongo = mongo_server.MongoServer().start()
-        cls.store_options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
-                                 store__mongodb_database="settings_" + uuid.uuid4().hex[:8])
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.mongo.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.mongo.stop()
+        cls.store_options = start_mongodb(cls, "settings")
+        super().setUpClass()
 
 
 if __name__ == "__main__":

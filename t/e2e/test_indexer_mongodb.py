@@ -13,41 +13,22 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import unittest
-import uuid
 
-from harness import ROOT, WDCTL
+from harness import WDCTL, needs_mongodb, start_mongodb
 from test_indexer import IndexerCase, message
-
-sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
-import server as mongo_server  # noqa: E402
 import test_api  # noqa: E402  (its Api client)
 
 
-@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+@needs_mongodb
 class MongoIndexer(IndexerCase):
     names = {}
 
     @classmethod
     def setUpClass(cls):
-        cls.mongo = mongo_server.MongoServer().start()
-        cls.suite_options = dict(api=True, store__driver="mongodb",
-                                 store__mongodb_uri=cls.mongo.uri,
-                                 store__mongodb_database="ix_" + uuid.uuid4().hex[:8])
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.mongo.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.mongo.stop()
+        cls.suite_options = dict(api=True, **start_mongodb(cls, "ix"))
+        super().setUpClass()
 
     def new_user(self):
         name, user_id = super().new_user()

@@ -28,10 +28,7 @@ import time
 import unittest
 import uuid
 
-from harness import ROOT, WDCTL, Suite
-
-sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
-import server as mongo_server  # noqa: E402
+from harness import WDCTL, Suite, needs_mongodb, start_mongodb, start_redis, stop_redis
 
 SHARDS = 16
 TTL = 3.0
@@ -53,7 +50,7 @@ def message(rcpt, subject, word):
             f"Body with the word {word} in it.\r\n")
 
 
-@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+@needs_mongodb
 class IndexerScaleOut(unittest.TestCase):
     BACKEND = "sqlite"
 
@@ -61,19 +58,11 @@ class IndexerScaleOut(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="wd-ixscale-")
         os.chmod(cls.tmp, 0o777)  # the shared index is written by workers as nobody
-        cls.mongo = mongo_server.MongoServer().start()
+        options = start_mongodb(cls, "ixscale")
         cls.redis_socket = os.path.join(cls.tmp, "redis.sock")
-        cls.redis = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", cls.redis_socket,
-             "--unixsocketperm", "777", "--save", "", "--appendonly", "no", "--dir", cls.tmp],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while not os.path.exists(cls.redis_socket) and time.time() < deadline:
-            time.sleep(0.02)
+        cls.redis = start_redis(cls.tmp, cls.redis_socket)
         cls.fts_path = os.path.join(cls.tmp, "fts.db")
-        options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
-                       store__mongodb_database="ixscale_" + uuid.uuid4().hex[:8],
-                       redis__address="unix:" + cls.redis_socket,
+        options.update(redis__address="unix:" + cls.redis_socket,
                        # sqlite: one shared index file that the test reads
                        # (auto would put the index in MongoDB with the store)
                        indexer__backend=cls.BACKEND,
@@ -99,10 +88,7 @@ class IndexerScaleOut(unittest.TestCase):
         for s in (cls.a, cls.b):
             if s is not None:
                 s.close()
-        if cls.redis.poll() is None:
-            cls.redis.terminate()
-            cls.redis.wait(5)
-        cls.mongo.stop()
+        stop_redis(cls.redis)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def redis_cli(self, *args):

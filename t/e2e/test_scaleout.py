@@ -14,12 +14,8 @@ import tempfile
 import threading
 import time
 import unittest
-import uuid
 
-from harness import ROOT, WDCTL, Lines, Suite
-
-sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
-import server as mongo_server  # noqa: E402
+from harness import WDCTL, Lines, Suite, needs_mongodb, start_mongodb, start_redis, stop_redis
 import test_api  # noqa: E402  (its Api client and EventStream reader)
 
 
@@ -29,24 +25,16 @@ def message(subject, body="Hello from the other instance.\r\n"):
             f"Date: Wed, 25 Nov 2026 07:00:00 +0000\r\n\r\n{body}")
 
 
-@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+@needs_mongodb
 class ScaleOut(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="wd-scaleout-")
         os.chmod(cls.tmp, 0o755)
-        cls.mongo = mongo_server.MongoServer().start()
+        options = start_mongodb(cls, "scaleout")
         cls.redis_socket = os.path.join(cls.tmp, "redis.sock")
-        cls.redis = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", cls.redis_socket,
-             "--unixsocketperm", "777", "--save", "", "--appendonly", "no", "--dir", cls.tmp],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while not os.path.exists(cls.redis_socket) and time.time() < deadline:
-            time.sleep(0.02)
-        options = dict(store__driver="mongodb", store__mongodb_uri=cls.mongo.uri,
-                       store__mongodb_database="scaleout_" + uuid.uuid4().hex[:8],
-                       redis__address="unix:" + cls.redis_socket)
+        cls.redis = start_redis(cls.tmp, cls.redis_socket)
+        options.update(redis__address="unix:" + cls.redis_socket)
         cls.a = cls.b = None
         try:
             cls.a = Suite(auth=True, lmtp=True, api=True, imap_workers=1,
@@ -62,10 +50,7 @@ class ScaleOut(unittest.TestCase):
         for s in (cls.a, cls.b):
             if s is not None:
                 s.close()
-        if cls.redis.poll() is None:
-            cls.redis.terminate()
-            cls.redis.wait(5)
-        cls.mongo.stop()
+        stop_redis(cls.redis)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def new_user(self, name):

@@ -15,27 +15,21 @@ import subprocess
 import sys
 import time
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import ROOT, WDCTL, Suite  # noqa: E402
-
-sys.path.insert(0, os.path.join(ROOT, "t", "mongo"))
-import server as mongo_server  # noqa: E402
+from harness import WDCTL, Suite, needs_mongodb, start_mongodb  # noqa: E402
 import test_api  # noqa: E402  (its Api client, HookListener and helpers)
 
 
-@unittest.skipUnless(mongo_server.available(), "no build/ferretdb-test (make mongo-test-server)")
+@needs_mongodb
 class MongoObjects(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mongo = mongo_server.MongoServer().start()
+        options = start_mongodb(cls, "objects")
         cls.suite = None
         try:
             cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
-                              auth__bcrypt_cost=4, store__driver="mongodb",
-                              store__mongodb_uri=cls.mongo.uri,
-                              store__mongodb_database="objects_" + uuid.uuid4().hex[:8]).start()
+                              auth__bcrypt_cost=4, **options).start()
         except Exception:
             cls.tearDownClass()
             raise
@@ -45,7 +39,6 @@ class MongoObjects(unittest.TestCase):
     def tearDownClass(cls):
         if cls.suite is not None:
             cls.suite.close()
-        cls.mongo.stop()
 
     def user(self, name):
         st, r = self.api.post("/users", {"username": name, "password": "secret pw",
