@@ -77,12 +77,19 @@ def simple_message(subject="Hello", body="Hello there.\r\n", to="alice@example.t
 
 
 class ApiBase(unittest.TestCase):
+    # options of the suite beyond API, auth and LMTP with one IMAP worker
+    suite_options = dict(api__heartbeat="500ms", api__max_body_size="1M",
+                         api__cors_origins="https://webmail.test")
+
     @classmethod
     def setUpClass(cls):
         cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
-                          auth__bcrypt_cost=4, api__heartbeat="500ms",
-                          api__max_body_size="1M", api__cors_origins="https://webmail.test")
-        cls.suite.start()
+                          auth__bcrypt_cost=4, **cls.suite_options)
+        try:
+            cls.suite.start()
+        except Exception:
+            cls.tearDownClass()
+            raise
         cls.host, cls.port = cls.suite.address("api")
         cls.api = Api(cls.host, cls.port, cls.suite.api_token)
         cls.users = {}

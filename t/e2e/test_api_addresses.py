@@ -14,8 +14,8 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Suite, needs_mongodb, start_mongodb  # noqa: E402
-from test_api import Api, ApiBase, simple_message  # noqa: E402
+from harness import needs_mongodb, start_mongodb  # noqa: E402
+from test_api import ApiBase, simple_message  # noqa: E402
 
 NOBODY = "0" * 24
 
@@ -25,21 +25,8 @@ class AddressesBase(ApiBase):
 
     @classmethod
     def setUpClass(cls):
-        options = start_mongodb(cls, "addr") if cls.on_mongodb else {}
-        cls.suite = Suite(api=True, auth=True, lmtp=True, imap_workers=1,
-                          auth__bcrypt_cost=4, **options)
-        try:
-            cls.suite.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
-        cls.host, cls.port = cls.suite.address("api")
-        cls.api = Api(cls.host, cls.port, cls.suite.api_token)
-        cls.users = {}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.suite.close()
+        cls.suite_options = start_mongodb(cls, "addr") if cls.on_mongodb else {}
+        super().setUpClass()
 
     def spool(self):
         return set(glob.glob(os.path.join(self.suite.spool, "new", "*.eml")))
