@@ -607,32 +607,6 @@ static const struct api_field autoreply_fields[] = {
 	{ NULL, 0, false, 0, 0, NULL, false },
 };
 
-/* "2024-01-02T03:04:05Z" (seconds and zone optional) to unix seconds. */
-static int parse_iso(const char *s, int64_t *t_r)
-{
-	if (s == NULL || s[0] == '\0') {
-		*t_r = 0;
-		return 0;
-	}
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
-	}
-	if (end == NULL)
-		return -1;
-	if (*end == '.')
-		while (*++end >= '0' && *end <= '9')
-			;
-	if (*end == 'Z')
-		end++;
-	if (*end != '\0')
-		return -1;
-	*t_r = (int64_t)timegm(&tm);
-	return 0;
-}
 
 static void autoreply_get(struct store *store, struct api_req *r)
 {
@@ -669,8 +643,8 @@ static void autoreply_set(struct store *store, struct api_req *r)
 	a.text = api_json_str(r->body, "text");
 	a.html = api_json_str(r->body, "html");
 	const char *error;
-	if (parse_iso(api_json_str(r->body, "start"), &a.start) < 0 ||
-	    parse_iso(api_json_str(r->body, "end"), &a.end) < 0) {
+	if (api_time_parse(api_json_str(r->body, "start"), &a.start) < 0 ||
+	    api_time_parse(api_json_str(r->body, "end"), &a.end) < 0) {
 		api_error(r, 400, "InputValidationError", "start and end must be ISO dates");
 		return;
 	}

@@ -28,31 +28,12 @@ static const struct api_field audit_fields[] = {
 	{ NULL, 0, false, 0, 0, NULL, false },
 };
 
-/* "2024-01-02T03:04:05Z" (fraction and Z optional) or "2024-01-02" to
- * unix seconds; absent or "" is 0. */
+/* An ISO date (api_time_parse()) after 1970, or absent. */
 static int parse_date(const char *s, int64_t *t_r)
 {
-	*t_r = 0;
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
-	}
-	if (end == NULL)
+	if (api_time_parse(s, t_r) < 0)
 		return -1;
-	if (*end == '.')
-		while (*++end >= '0' && *end <= '9')
-			;
-	if (*end == 'Z')
-		end++;
-	if (*end != '\0')
-		return -1;
-	*t_r = (int64_t)timegm(&tm);
-	return *t_r > 0 ? 0 : -1;
+	return s == NULL || s[0] == '\0' || *t_r > 0 ? 0 : -1;
 }
 
 static json_t *date_json(int64_t t)

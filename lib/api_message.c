@@ -160,6 +160,31 @@ void api_time_iso(int64_t unix_secs, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
+int api_time_parse(const char *s, int64_t *t_r)
+{
+	*t_r = 0;
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL)
+		return -1;
+	if (*end == '.')
+		while (*++end >= '0' && *end <= '9')
+			;
+	if (*end == 'Z')
+		end++;
+	if (*end != '\0')
+		return -1;
+	*t_r = (int64_t)timegm(&tm);
+	return 0;
+}
+
 /* ---- summaries ---- */
 
 static bool has_flag(const struct store_message *msg, const char *flag)

@@ -19,6 +19,9 @@ json_t *api_envelope_json(const char *envelope);
 
 /* An ISO 8601 UTC time ("2024-01-02T03:04:05.000Z"). */
 void api_time_iso(int64_t unix_secs, char out[32]);
+/* "2024-01-02T03:04:05Z" (fraction and Z optional) or "2024-01-02" to unix
+ * seconds; NULL or "" is 0; -1 for anything else. */
+int api_time_parse(const char *s, int64_t *t_r);
 
 /* A list entry: id (uid), flags, addresses, subject, dates, size, intro
  * (from the text parts kept in the tree blob) and attachments (bool).
