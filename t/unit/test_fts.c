@@ -322,7 +322,10 @@ START_TEST(too_big_to_index)
 {
 	struct fts *fts = open_index();
 	const char *error;
-	size_t n = 7 * 1024 * 1024;
+	/* past the MongoDB backend's room in a document; SQLite has no such
+	 * limit, and 7 MB through FTS5 took a minute under ASan on a busy
+	 * machine, so it gets 1 MB */
+	size_t n = (fts_test_mongodb() ? 7 : 1) * 1024 * 1024;
 	char *big = malloc(n + 1);
 	for (size_t i = 0; i < n; i++)
 		big[i] = (char)('a' + (i * 7 + i / 26) % 26);
@@ -454,7 +457,7 @@ int main(void)
 	Suite *s = suite_create(fts_test_mongodb() ? "fts [mongodb]" : "fts");
 	TCase *tc = tcase_create("fts");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60); /* too_big_to_index folds and indexes 7 MB */
+	tcase_set_timeout(tc, 60); /* too_big_to_index folds and indexes MBs */
 	tcase_add_test(tc, exact_substrings);
 	tcase_add_test(tc, usable_strings);
 	tcase_add_test(tc, replace_remove_count);
