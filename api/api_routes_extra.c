@@ -8,6 +8,7 @@
 #include "mem.h"
 #include "message.h"
 #include "pool.h"
+#include "spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,66 +200,28 @@ static void strip_bcc(const struct buffer *in, struct buffer *out)
 	}
 }
 
-static int write_all(int fd, const void *data, size_t n)
+/* Writes one spool file (lib/spool.h); the folders are made if wd-lmtp
+ * has not made them yet. */
+static int spool_submit(const char *spool, const char *sender, const char *const *rcpts,
+			unsigned int count, const struct buffer *msg, char id_r[STORE_ID_SIZE],
+			char *err, size_t err_size)
 {
-	const unsigned char *b = data;
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Writes one spool file the way wd-lmtp does (tmp/, fsync, rename into
- * new/); the folders are made if wd-lmtp has not made them yet. */
-static int spool_write(const char *spool, const char *sender, const char *const *rcpts,
-		       unsigned int count, const struct buffer *msg, char id_r[STORE_ID_SIZE],
-		       char *err, size_t err_size)
-{
-	char tmp[4096], dst[4096];
+	char path[4096];
 	const char *sub[] = { "", "/tmp", "/new" };
 	for (size_t i = 0; i < 3; i++) {
-		snprintf(tmp, sizeof(tmp), "%s%s", spool, sub[i]);
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST) {
-			snprintf(err, err_size, "mkdir(%s) failed: %s", tmp, strerror(errno));
+		snprintf(path, sizeof(path), "%s%s", spool, sub[i]);
+		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+			snprintf(err, err_size, "mkdir(%s) failed: %s", path, strerror(errno));
 			return -1;
 		}
 	}
-	store_id_generate(id_r);
-	long long now = (long long)time(NULL);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%lld.%s.eml", spool, now, id_r);
-	snprintf(dst, sizeof(dst), "%s/new/%lld.%s.eml", spool, now, id_r);
-	struct buffer env = BUFFER_INIT;
-	buffer_printf(&env, "Return-Path: <%s>\r\n", sender);
-	for (unsigned int i = 0; i < count; i++)
-		buffer_printf(&env, "X-Envelope-To: <%s>\r\n", rcpts[i]);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		snprintf(err, err_size, "open(%s) failed: %s", tmp, strerror(errno));
-		buffer_free(&env);
+	const char *error;
+	if (spool_write(spool, sender, rcpts, count, NULL, 0, msg->data, msg->len, id_r,
+			&error) < 0) {
+		snprintf(err, err_size, "%s", error);
 		return -1;
 	}
-	int ret = write_all(fd, env.data, env.len) < 0 || write_all(fd, msg->data, msg->len) < 0 ||
-		  fsync(fd) < 0 ? -1 : 0;
-	if (ret < 0)
-		snprintf(err, err_size, "write(%s) failed: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && ret == 0) {
-		snprintf(err, err_size, "close(%s) failed: %s", tmp, strerror(errno));
-		ret = -1;
-	}
-	if (ret == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, err_size, "rename(%s) failed: %s", dst, strerror(errno));
-		ret = -1;
-	}
-	if (ret < 0)
-		unlink(tmp);
-	buffer_free(&env);
-	return ret;
+	return 0;
 }
 
 /* The from address if it is one of the user's, else the main address
@@ -379,7 +342,7 @@ static void submit(struct store *store, struct api_req *r)
 	if (!upload_only) {
 		char queue_id[STORE_ID_SIZE], err[4500];
 		strip_bcc(&msg, &out);
-		if (spool_write(spool, sender, rcpts, nrcpts, &out, queue_id, err, sizeof(err)) < 0) {
+		if (spool_submit(spool, sender, rcpts, nrcpts, &out, queue_id, err, sizeof(err)) < 0) {
 			json_decref(m);
 			api_error(r, 503, "QueueFailed", "The message is in %s but was not queued",
 				  mb->path);

@@ -1,81 +1,25 @@
 /* Outbound mail of wd-lmtp (autoreplies, forwarded copies), written to the
- * spool folder for an MTA to send; wd-lmtp never speaks SMTP outwards.
- *
- * A spool file is an RFC 5322 message whose first header fields carry
- * the envelope: "Return-Path: <sender>" (empty for <>) and one
- * "X-Envelope-To: <rcpt>" per recipient. It is written to tmp/, fsync()ed
- * and renamed into new/ as <time>.<id>.eml, so a reader never sees half a
- * file (the maildir convention). wd-lmtp(8) shows a pickup loop for
- * sendmail(1). */
+ * spool folder (lib/spool.h) for an MTA to send; wd-lmtp never speaks SMTP
+ * outwards. wd-lmtp(8) shows a pickup loop for sendmail(1). */
 #include "lmtp.h"
 
 #include "buffer.h"
 #include "filter.h"
 #include "pool.h"
 #include "rfc2047.h"
+#include "spool.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int lmtp_outbound_write(const char *sender, const char *const *rcpts, unsigned int count,
 			const unsigned char *prefix, size_t prefix_len,
 			const unsigned char *msg, size_t msg_len, const char **error_r)
 {
-	static __thread char err[4200];
-	char id[STORE_ID_SIZE], tmp[4096], dst[4096];
-	store_id_generate(id);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%lld.%s.eml", lmtp_set.outbound_spool,
-		 (long long)time(NULL), id);
-	snprintf(dst, sizeof(dst), "%s/new/%lld.%s.eml", lmtp_set.outbound_spool,
-		 (long long)time(NULL), id);
-	struct buffer env = BUFFER_INIT;
-	buffer_printf(&env, "Return-Path: <%s>\r\n", sender);
-	for (unsigned int i = 0; i < count; i++)
-		buffer_printf(&env, "X-Envelope-To: <%s>\r\n", rcpts[i]);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		snprintf(err, sizeof(err), "open(%s) failed: %s", tmp, strerror(errno));
-		buffer_free(&env);
-		*error_r = err;
-		return -1;
-	}
-	int ret = write_all(fd, env.data, env.len) < 0 || write_all(fd, prefix, prefix_len) < 0 ||
-		  write_all(fd, msg, msg_len) < 0 || fsync(fd) < 0 ? -1 : 0;
-	if (ret < 0)
-		snprintf(err, sizeof(err), "write(%s) failed: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && ret == 0) {
-		snprintf(err, sizeof(err), "close(%s) failed: %s", tmp, strerror(errno));
-		ret = -1;
-	}
-	if (ret == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, sizeof(err), "rename(%s) failed: %s", dst, strerror(errno));
-		ret = -1;
-	}
-	if (ret < 0) {
-		unlink(tmp);
-		*error_r = err;
-	}
-	buffer_free(&env);
-	return ret;
+	return spool_write(lmtp_set.outbound_spool, sender, rcpts, count, prefix, prefix_len, msg,
+			   msg_len, NULL, error_r);
 }
 
 /* A header value safe to write: no line breaks. */
