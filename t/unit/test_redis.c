@@ -19,62 +19,16 @@
 
 #include "notify.h"
 #include "redis.h"
-
-static char dir[64];
-static char sock[128];
-static pid_t server_pid;
-
-static void server_start(void)
-{
-	server_pid = fork();
-	ck_assert_int_ge(server_pid, 0);
-	if (server_pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 1);
-		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
-		       "--save", "", "--appendonly", "no", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		if (access(sock, F_OK) == 0)
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("redis-server did not start");
-}
-
-static void server_stop(void)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
-	unlink(sock);
-}
+#include "redis_server.h"
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/wd-redis-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-	server_start();
+	redis_setup("wd-redis");
 }
 
 static void teardown(void)
 {
-	server_stop();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cleanup of %s failed\n", dir);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+	redis_teardown();
 }
 
 /* Runs the loop until *flag becomes true or msecs pass. */
